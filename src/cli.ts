@@ -1,0 +1,68 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { type Config, LOG_LEVELS, type RawOptions, buildConfig } from './config.js';
+import { UsageError } from './errors.js';
+import { readPatternFile } from './sync/filter.js';
+
+/** What the command line asks for: a run with a Config, or an exit (help, version). */
+export type CliOutcome = { readonly kind: 'run'; readonly config: Config } | { readonly kind: 'exit'; readonly code: number };
+
+/** The package version, read once from package.json. */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Builds the commander program (no parsing, no side effects). */
+export function program(out: (s: string) => void): Command {
+  const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+  return new Command()
+    .name('foldersync')
+    .description('Keep a one-way, exact mirror of a folder. Type "quit" to stop a running daemon.')
+    .version(version(), '-V, --version')
+    .requiredOption('-s, --source <dir>', 'the folder to mirror')
+    .requiredOption('-r, --replica <dir>', 'the mirror (created with its parents if missing)')
+    .option('-i, --interval <duration>', 'time between pass starts: 1h30m, 45s, 2d, 1d2h3m4s or seconds (required unless --once)')
+    .option('-l, --log-dir <dir>', 'folder for foldersync.log (default: console only)')
+    .option('--once', 'run one pass and exit with its status')
+    .option('-n, --dry-run', 'report what a pass would do; change nothing')
+    .option('--watch', 'also start a pass shortly after changes in the source')
+    .option('--exclude <pattern>', 'gitignore-syntax pattern relative to the source root (repeatable)', collect)
+    .option('--exclude-from <file>', 'read exclude patterns from a file, one a line (repeatable)', collect)
+    .option('--delete-excluded', 'also delete excluded paths from the replica')
+    .option('--checksum', 'compare every file by content hash, not only size and mtime')
+    .addOption(new Option('--hash <algo>', 'content hash').choices(['sha256', 'md5']).default('sha256'))
+    .option('--state <file>', 'where the file record lives (default: $XDG_STATE_HOME/foldersync/)')
+    .option('--max-delete <n>', 'refuse a pass that would delete more than n entries (or n%)')
+    .option('--allow-empty-source', 'allow mirroring an empty source over a non-empty replica')
+    .option('--jobs <n>', 'parallel file operations (default: 8)')
+    .addOption(new Option('--log-level <level>', 'log level').choices([...LOG_LEVELS]).default('info'))
+    .helpOption('-h, --help', 'show this help')
+    .exitOverride()
+    .configureOutput({
+      writeOut: out,
+      writeErr: () => undefined,
+      outputError: () => undefined,
+    })
+    .allowExcessArguments(false);
+}
+
+/** Parses argv into a validated Config; usage problems throw a UsageError with one line. */
+export async function parseCli(argv: readonly string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<CliOutcome> {
+  const cmd = program(out);
+  try {
+    cmd.parse([...argv], { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
+        return { kind: 'exit', code: 0 };
+      }
+      throw new UsageError(err.message.replace(/^error: /, '').split('\n')[0] ?? err.message);
+    }
+    throw err;
+  }
+  const raw = cmd.opts<RawOptions>();
+  const extra: string[] = [];
+  for (const f of raw.excludeFrom ?? []) extra.push(...(await readPatternFile(f)));
+  return { kind: 'run', config: buildConfig(raw, extra) };
+}

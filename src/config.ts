@@ -1,0 +1,230 @@
+import { accessSync, constants, realpathSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { UsageError, describe, errCode } from './errors.js';
+import { parseDuration } from './duration.js';
+import { defaultHashThreads } from './sync/hash-pool.js';
+import { defaultRecordPath } from './sync/record.js';
+import type { HashAlgo } from './sync/types.js';
+
+/** Log levels accepted by --log-level. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+/** One of LOG_LEVELS. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/**
+ * Defaults, explained in one place:
+ * - jobs 8: copies are I/O-bound and the kernel does the copying (copy_file_range), so a few
+ *   in flight keep a disk or a network share busy without thrashing a 2-core machine;
+ * - hash threads = cores: hashing is CPU-bound;
+ * - watch debounce 200 ms quiet, at most 2 s: a burst of writes becomes one pass, and a tree
+ *   that never goes quiet still syncs.
+ */
+export const DEFAULTS = Object.freeze({
+  jobs: 8,
+  hashThreads: defaultHashThreads(),
+  hash: 'sha256' as HashAlgo,
+  logLevel: 'info' as LogLevel,
+  watchQuietMs: 200,
+  watchMaxWaitMs: 2_000,
+});
+
+/** Everything a run needs, validated once, then frozen. Paths are absolute and real. */
+export interface Config {
+  readonly source: string;
+  readonly replica: string;
+  readonly intervalMs: number | null;
+  readonly logDir: string | null;
+  readonly once: boolean;
+  readonly dryRun: boolean;
+  readonly watch: boolean;
+  readonly excludes: readonly string[];
+  readonly deleteExcluded: boolean;
+  readonly checksum: boolean;
+  readonly hash: HashAlgo;
+  readonly statePath: string;
+  readonly maxDelete: { readonly count: number; readonly percent: boolean } | null;
+  readonly allowEmptySource: boolean;
+  readonly jobs: number;
+  readonly logLevel: LogLevel;
+}
+
+/** Raw option values as commander hands them over. */
+export interface RawOptions {
+  source?: string;
+  replica?: string;
+  interval?: string;
+  logDir?: string;
+  once?: boolean;
+  dryRun?: boolean;
+  watch?: boolean;
+  exclude?: string[];
+  excludeFrom?: string[];
+  deleteExcluded?: boolean;
+  checksum?: boolean;
+  hash?: string;
+  state?: string;
+  maxDelete?: string;
+  allowEmptySource?: boolean;
+  jobs?: string;
+  logLevel?: string;
+}
+
+/**
+ * Validates raw options against the filesystem without changing anything, and returns a frozen
+ * Config. Every problem is a UsageError naming the option or path.
+ */
+export function buildConfig(raw: RawOptions, extraExcludes: readonly string[] = [], env: NodeJS.ProcessEnv = process.env): Config {
+  if (!raw.source) throw new UsageError('--source is required');
+  if (!raw.replica) throw new UsageError('--replica is required');
+  const source = checkSource(raw.source);
+  const replica = resolveMaybeMissing(path.resolve(raw.replica));
+  if (existsNonDir(replica)) throw new UsageError(`--replica ${JSON.stringify(raw.replica)}: exists and is not a folder`);
+  if (isInside(replica, source) || isInside(source, replica)) {
+    throw new UsageError(`--source ${JSON.stringify(raw.source)} and --replica ${JSON.stringify(raw.replica)} are nested in one another`);
+  }
+  if (!raw.dryRun) checkCreatable(replica, '--replica', raw.replica);
+
+  const once = raw.once === true;
+  let intervalMs: number | null = null;
+  if (raw.interval !== undefined) intervalMs = parseDuration(raw.interval);
+  else if (!once) throw new UsageError('--interval is required unless --once is given');
+
+  let logDir: string | null = null;
+  if (raw.logDir !== undefined) {
+    logDir = resolveMaybeMissing(path.resolve(raw.logDir));
+    if (existsNonDir(logDir)) throw new UsageError(`--log-dir ${JSON.stringify(raw.logDir)}: exists and is not a folder`);
+    if (isInside(logDir, replica) || isInside(logDir, source)) {
+      throw new UsageError(`--log-dir ${JSON.stringify(raw.logDir)}: must not be inside the source or the replica`);
+    }
+    checkCreatable(logDir, '--log-dir', raw.logDir);
+  }
+
+  const hash = raw.hash ?? DEFAULTS.hash;
+  if (hash !== 'sha256' && hash !== 'md5') throw new UsageError(`--hash ${JSON.stringify(hash)}: expected sha256 or md5`);
+
+  const statePath = resolveMaybeMissing(path.resolve(raw.state ?? defaultRecordPath(source, replica, env)));
+  if (isInside(statePath, replica) || isInside(statePath, source)) {
+    throw new UsageError(`--state ${JSON.stringify(statePath)}: must not be inside the source or the replica`);
+  }
+  if (existsDir(statePath)) throw new UsageError(`--state ${JSON.stringify(statePath)}: is a folder; give a file path`);
+  if (!raw.dryRun) checkCreatable(path.dirname(statePath), '--state', statePath);
+
+  const levelText = raw.logLevel ?? DEFAULTS.logLevel;
+  if (!(LOG_LEVELS as readonly string[]).includes(levelText)) {
+    throw new UsageError(`--log-level ${JSON.stringify(levelText)}: expected one of ${LOG_LEVELS.join(', ')}`);
+  }
+
+  let jobs: number = DEFAULTS.jobs;
+  if (raw.jobs !== undefined) {
+    if (!/^\d+$/.test(raw.jobs.trim()) || Number(raw.jobs) < 1 || Number(raw.jobs) > 256) {
+      throw new UsageError(`--jobs ${JSON.stringify(raw.jobs)}: expected a whole number from 1 to 256`);
+    }
+    jobs = Number(raw.jobs);
+  }
+
+  let maxDelete: Config['maxDelete'] = null;
+  if (raw.maxDelete !== undefined) {
+    const m = /^(\d+)(%?)$/.exec(raw.maxDelete.trim());
+    if (!m || (m[2] === '%' && Number(m[1]) > 100)) {
+      throw new UsageError(`--max-delete ${JSON.stringify(raw.maxDelete)}: expected a whole number or a percentage (e.g. 100 or 10%)`);
+    }
+    maxDelete = Object.freeze({ count: Number(m[1]), percent: m[2] === '%' });
+  }
+
+  if (raw.watch && once) throw new UsageError('--watch cannot be combined with --once');
+
+  return Object.freeze({
+    source,
+    replica,
+    intervalMs,
+    logDir,
+    once,
+    dryRun: raw.dryRun === true,
+    watch: raw.watch === true,
+    excludes: Object.freeze([...(raw.exclude ?? []), ...extraExcludes]),
+    deleteExcluded: raw.deleteExcluded === true,
+    checksum: raw.checksum === true,
+    hash,
+    statePath,
+    maxDelete,
+    allowEmptySource: raw.allowEmptySource === true,
+    jobs,
+    logLevel: levelText as LogLevel,
+  });
+}
+
+function checkSource(given: string): string {
+  let real: string;
+  try {
+    real = realpathSync(path.resolve(given));
+  } catch (err) {
+    throw new UsageError(`--source ${JSON.stringify(given)}: ${describe(err)}`);
+  }
+  if (!statSync(real).isDirectory()) throw new UsageError(`--source ${JSON.stringify(given)}: not a folder`);
+  try {
+    accessSync(real, constants.R_OK | constants.X_OK);
+  } catch (err) {
+    throw new UsageError(`--source ${JSON.stringify(given)}: not readable (${describe(err)})`);
+  }
+  return real;
+}
+
+/** Real path of the deepest existing ancestor, with the missing rest appended. */
+function resolveMaybeMissing(p: string): string {
+  const missing: string[] = [];
+  let cur = p;
+  for (;;) {
+    try {
+      const real = realpathSync(cur);
+      return missing.length ? path.join(real, ...missing.reverse()) : real;
+    } catch (err) {
+      const code = errCode(err);
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') return p;
+      const parent = path.dirname(cur);
+      if (parent === cur) return p;
+      missing.push(path.basename(cur));
+      cur = parent;
+    }
+  }
+}
+
+/** The folder exists and is writable, or its deepest existing ancestor is a writable folder. */
+function checkCreatable(dir: string, option: string, given: string): void {
+  let cur = dir;
+  for (;;) {
+    try {
+      const st = statSync(cur);
+      if (!st.isDirectory()) throw new UsageError(`${option} ${JSON.stringify(given)}: ${cur} is not a folder`);
+      accessSync(cur, constants.W_OK | constants.X_OK);
+      return;
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      if (errCode(err) !== 'ENOENT') throw new UsageError(`${option} ${JSON.stringify(given)}: not writable (${describe(err)})`);
+      const parent = path.dirname(cur);
+      if (parent === cur) throw new UsageError(`${option} ${JSON.stringify(given)}: cannot be created`);
+      cur = parent;
+    }
+  }
+}
+
+function existsNonDir(p: string): boolean {
+  try {
+    return !statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function existsDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** True when `inner` is `outer` or lies below it. */
+export function isInside(inner: string, outer: string): boolean {
+  const rel = path.relative(outer, inner);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
+}

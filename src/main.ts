@@ -1,0 +1,115 @@
+import { mkdirSync } from 'node:fs';
+import { parseCli } from './cli.js';
+import type { Config } from './config.js';
+import { formatDuration } from './duration.js';
+import { UsageError, describe } from './errors.js';
+import { LockedError, acquireLock, type Lock } from './lock.js';
+import { type Logging, createLogging } from './logger.js';
+import { runSchedule } from './scheduler.js';
+import { installStop, type StopControl } from './stop.js';
+import { createEngine } from './sync/engine.js';
+import { HashPool } from './sync/hash-pool.js';
+import { RecordStore } from './sync/record.js';
+import type { PassReport } from './sync/types.js';
+import { startWatch } from './watch.js';
+
+/** Exit codes, as in the contract. */
+export const EXIT = Object.freeze({ ok: 0, errors: 1, usage: 2, refused: 3, locked: 4, aborted: 130 });
+
+/** Maps a pass's outcome to the process exit code. */
+export function exitCodeFor(r: PassReport | undefined): number {
+  if (!r) return EXIT.ok;
+  switch (r.outcome) {
+    case 'ok':
+      return EXIT.ok;
+    case 'errors':
+      return EXIT.errors;
+    case 'refused':
+      return EXIT.refused;
+    case 'aborted':
+      return EXIT.aborted;
+  }
+}
+
+/** The composition root: parse, validate, wire the parts, run, and return the exit code. */
+export async function run(argv: readonly string[]): Promise<number> {
+  let config: Config;
+  try {
+    const cli = await parseCli(argv.slice(2));
+    if (cli.kind === 'exit') return cli.code;
+    config = cli.config;
+  } catch (err) {
+    process.stderr.write(`foldersync: ${err instanceof UsageError ? err.message : describe(err)}\n`);
+    return EXIT.usage;
+  }
+
+  if (config.logDir && !config.dryRun) {
+    try {
+      mkdirSync(config.logDir, { recursive: true });
+    } catch (err) {
+      process.stderr.write(`foldersync: --log-dir ${config.logDir}: ${describe(err)}\n`);
+      return EXIT.usage;
+    }
+  }
+  const logging = createLogging({ level: config.logLevel, logDir: config.dryRun ? null : config.logDir });
+  let lock: Lock | undefined;
+  const pool = new HashPool();
+  let stop: StopControl | undefined;
+  try {
+    if (!config.dryRun) lock = await acquireLock(config.replica);
+    const { store, warning } = await RecordStore.load(config.statePath, config.source, config.replica);
+    if (warning) logging.log.warn({ path: config.statePath }, warning);
+    const engine = createEngine(config, { log: logging.log, store, pool });
+    stop = installStop({
+      stdin: config.once ? null : process.stdin,
+      onHup: () => logging.reopen(),
+      onSignal: (why) => logging.log.info({ signal: why }, why === 'second SIGINT' ? 'aborting the pass now' : `stopping (${why})`),
+    });
+    const hard = stop.hard;
+    const runOne = async (scope?: Parameters<typeof engine.runPass>[0]): Promise<PassReport> => {
+      return engine.runPass({ signal: hard, ...scope });
+    };
+    if (config.once) return exitCodeFor(await runOne());
+    return await daemon(config, logging, stop, runOne);
+  } catch (err) {
+    if (err instanceof LockedError) {
+      process.stderr.write(`foldersync: ${err.message}\n`);
+      return EXIT.locked;
+    }
+    logging.log.error({ err: describe(err) }, describe(err));
+    return EXIT.errors;
+  } finally {
+    stop?.dispose();
+    await pool.close();
+    await lock?.release();
+    logging.flush();
+  }
+}
+
+async function daemon(
+  config: Config,
+  logging: Logging,
+  stop: StopControl,
+  runOne: (req?: { scope?: import('./sync/scan.js').ScanScope }) => Promise<PassReport>,
+): Promise<number> {
+  const intervalMs = config.intervalMs!;
+  if (process.stdin.isTTY) process.stderr.write('foldersync is running; type quit to stop\n');
+  logging.log.info({ source: config.source, replica: config.replica, intervalMs }, `mirroring ${config.source} to ${config.replica} every ${formatDuration(intervalMs)}`);
+  const watcher = config.watch ? await startWatch(config, logging.log) : undefined;
+  try {
+    const last = await runSchedule({
+      intervalMs,
+      stop: stop.graceful,
+      ...(watcher ? { nudges: watcher } : {}),
+      runPass: async (kind) => {
+        const scope = kind === 'nudge' ? watcher?.takeScope() : undefined;
+        return runOne(scope ? { scope } : {});
+      },
+    });
+    if (last?.outcome === 'aborted' || stop.hard.aborted) return EXIT.aborted;
+    logging.log.info(`stopped (${stop.reason() ?? 'quit'})`);
+    return EXIT.ok;
+  } finally {
+    await watcher?.close();
+  }
+}

@@ -1,0 +1,111 @@
+import type { Stats } from 'node:fs';
+import { constants } from 'node:fs';
+import { chmod, copyFile, lstat, rename, symlink, unlink, utimes } from 'node:fs/promises';
+import { FsOpError, isGone } from '../errors.js';
+import { abs, joinRel, parentOf, tmpName } from './paths.js';
+import { toEntry } from './scan.js';
+import type { Entry } from './types.js';
+
+/** Temp files being written right now, so a hard stop can remove them before exiting. */
+export const inFlight = new Set<string>();
+
+/** Removes every temp file still being written (called on a hard abort, synchronously). */
+export function removeInFlight(unlinkSync: (p: string) => void): void {
+  for (const p of inFlight) {
+    try {
+      unlinkSync(p);
+    } catch {
+      // already renamed into place or never created: nothing to clean
+    }
+  }
+  inFlight.clear();
+}
+
+/** How an atomic copy ended. */
+export type CopyOutcome =
+  | { readonly kind: 'done'; readonly src: Entry; readonly rep: Entry }
+  | { readonly kind: 'vanished' }
+  | { readonly kind: 'changing' };
+
+const RETRIES = 3;
+
+/**
+ * Copies one source file into the replica atomically: the kernel copies it (copy_file_range,
+ * reflinks) to a `.foldersync-*.tmp` sibling, mode and mtime are set, the source is stat'ed
+ * again, and only an untouched copy is renamed into place. A file that changed meanwhile is
+ * retried, then reported as changing; a torn copy is never renamed.
+ */
+export async function copyAtomic(srcRoot: string, repRoot: string, rel: string, signal?: AbortSignal): Promise<CopyOutcome> {
+  const from = abs(srcRoot, rel);
+  const dest = abs(repRoot, rel);
+  for (let attempt = 0; attempt < RETRIES; attempt++) {
+    signal?.throwIfAborted();
+    const pre = await statOrNull(from, 'lstat');
+    if (!pre) return { kind: 'vanished' };
+    if (!pre.isFile()) return { kind: 'changing' };
+    const tmp = abs(repRoot, joinRel(parentOf(rel), tmpName()));
+    inFlight.add(tmp);
+    try {
+      try {
+        await copyFile(from, tmp, constants.COPYFILE_EXCL);
+      } catch (err) {
+        if (isGone(err) && !(await statOrNull(from, 'lstat'))) return { kind: 'vanished' };
+        throw new FsOpError('copy', rel, err);
+      }
+      await setAttrs(tmp, rel, pre.mode & 0o7777, pre.atimeMs, pre.mtimeMs);
+      const post = await statOrNull(from, 'lstat');
+      const copied = await lstat(tmp);
+      if (!post) return { kind: 'vanished' };
+      if (!sameVersion(pre, post) || copied.size !== pre.size) continue;
+      try {
+        await rename(tmp, dest);
+      } catch (err) {
+        throw new FsOpError('rename into place', rel, err);
+      }
+      const rep = await lstat(dest);
+      return { kind: 'done', src: toEntry(rel, pre)!, rep: toEntry(rel, rep)! };
+    } finally {
+      inFlight.delete(tmp);
+      await unlink(tmp).catch(() => undefined);
+    }
+  }
+  return { kind: 'changing' };
+}
+
+/** Creates or retargets a symlink atomically (temp link, then rename over the old entry). */
+export async function symlinkAtomic(repRoot: string, rel: string, target: string): Promise<Entry> {
+  const tmp = abs(repRoot, joinRel(parentOf(rel), tmpName()));
+  try {
+    await symlink(target, tmp);
+    await rename(tmp, abs(repRoot, rel));
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw new FsOpError('symlink', rel, err);
+  }
+  const st = await lstat(abs(repRoot, rel));
+  return toEntry(rel, st, target)!;
+}
+
+/** Sets permission bits and mtime of a path we just created (not a symlink). */
+export async function setAttrs(p: string, rel: string, mode: number, atimeMs: number, mtimeMs: number): Promise<void> {
+  try {
+    await chmod(p, mode);
+    await utimes(p, atimeMs / 1000, mtimeMs / 1000);
+  } catch (err) {
+    throw new FsOpError('set attributes of', rel, err);
+  }
+}
+
+/** Same size, mtime, ctime and inode: the file was not written in between. */
+export function sameVersion(a: Stats | Entry, b: Stats | Entry): boolean {
+  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino;
+}
+
+async function statOrNull(p: string, op: string): Promise<Stats | null> {
+  try {
+    return await lstat(p);
+  } catch (err) {
+    if (isGone(err)) return null;
+    throw new FsOpError(op, p, err);
+  }
+}

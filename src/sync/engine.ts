@@ -1,0 +1,357 @@
+import { unlinkSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import pLimit from 'p-limit';
+import type { Logger } from 'pino';
+import { describe, errCode } from '../errors.js';
+import { removeInFlight, sameVersion } from './copy.js';
+import { type ActionResult, execute, removeStale } from './execute.js';
+import { type Filter, makeFilter } from './filter.js';
+import type { HashPool } from './hash-pool.js';
+import { abs, isWithin, parentOf } from './paths.js';
+import { plan } from './plan.js';
+import type { RecordStore } from './record.js';
+import { actionName, describeAction } from './report.js';
+import { FULL_SCOPE, type ScanScope, scan } from './scan.js';
+import {
+
+  type Entry,
+  type HashAlgo,
+  type HashMap,
+  type PassCounts,
+  type PassOutcome,
+  type PassReport,
+  type Plan,
+  type RecordEntry,
+  type Snapshot,
+  emptyCounts,
+  hashKey,
+} from './types.js';
+
+/** The part of the configuration a pass depends on. */
+export interface SyncSettings {
+  readonly source: string;
+  readonly replica: string;
+  readonly excludes: readonly string[];
+  readonly deleteExcluded: boolean;
+  readonly checksum: boolean;
+  readonly hash: HashAlgo;
+  readonly maxDelete: { readonly count: number; readonly percent: boolean } | null;
+  readonly allowEmptySource: boolean;
+  readonly jobs: number;
+  readonly dryRun: boolean;
+}
+
+/** What a pass uses besides settings. `store` is null only when no record can be kept. */
+export interface EngineDeps {
+  readonly log: Logger;
+  readonly store: RecordStore | null;
+  readonly pool: HashPool;
+}
+
+/** One pass's request: a hard-abort signal and, for watch nudges, which part of the tree to look at. */
+export interface PassRequest {
+  readonly signal?: AbortSignal;
+  readonly scope?: ScanScope;
+}
+
+const PLAN_ROUNDS = 4;
+const CHECKPOINT_EVERY = 5_000;
+const CHECKPOINT_MS = 10_000;
+
+/** Builds the pass runner for one source/replica pair. */
+export function createEngine(settings: SyncSettings, deps: EngineDeps): { runPass(req?: PassRequest): Promise<PassReport> } {
+  const filter = makeFilter(settings.excludes);
+  return { runPass: (req = {}) => new Pass(settings, deps, filter, req).run() };
+}
+
+class Pass {
+  private readonly counts: PassCounts = emptyCounts();
+  private readonly t0 = performance.now();
+  private readonly hashes: HashMap = new Map();
+  /** The source version each computed hash belongs to. */
+  private readonly hashedVersion = new Map<string, Entry>();
+  private saving: Promise<void> = Promise.resolve();
+  private lastSave = performance.now();
+
+  constructor(
+    private readonly s: SyncSettings,
+    private readonly d: EngineDeps,
+    private readonly filter: Filter,
+    private readonly req: PassRequest,
+  ) {}
+
+  async run(): Promise<PassReport> {
+    try {
+      return await this.runInner();
+    } catch (err) {
+      if (this.req.signal?.aborted) {
+        removeInFlight(unlinkSync);
+        try {
+          this.d.store?.flushSync();
+        } catch (e) {
+          this.d.log.error({ err: describe(e) }, 'could not save the record');
+        }
+        return this.finish('aborted', 'pass aborted');
+      }
+      this.counts.errors++;
+      this.d.log.error({ err: describe(err) }, `pass failed: ${describe(err)}`);
+      return this.finish('errors', describe(err));
+    }
+  }
+
+  private async runInner(): Promise<PassReport> {
+    const { s, d } = this;
+    const scope = this.req.scope ?? FULL_SCOPE;
+    const full = scope === FULL_SCOPE;
+    if (!s.dryRun) {
+      try {
+        await mkdir(s.replica, { recursive: true });
+      } catch (err) {
+        this.counts.errors++;
+        d.log.error({ path: s.replica, err: describe(err) }, `cannot create the replica ${s.replica}: ${describe(err)}`);
+        return this.finish('errors', 'replica not writable');
+      }
+    }
+    let source: Snapshot;
+    try {
+      source = await scan(s.source, { filter: this.filter, signal: this.req.signal, scope });
+    } catch (err) {
+      this.req.signal?.throwIfAborted();
+      this.counts.errors++;
+      d.log.error({ path: s.source, err: describe(err) }, `cannot list the source ${s.source}: ${describe(err)}`);
+      return this.finish('errors', 'source not readable');
+    }
+    const replica = await this.scanReplica(scope);
+    for (const i of source.issues) {
+      this.counts.errors++;
+      d.log.error({ path: i.path, op: i.op, err: i.message }, `cannot ${i.op} ${i.path}: ${i.message}`);
+    }
+    for (const i of replica.issues) {
+      this.counts.errors++;
+      d.log.error({ path: i.path, op: i.op, err: i.message, side: 'replica' }, `cannot ${i.op} replica ${i.path}: ${i.message}`);
+    }
+    for (const p of source.skipped) d.log.warn({ path: p }, `skipped ${p}: not a regular file, folder or symlink`);
+
+    if (full && source.entries.size === 0 && replica.entries.size > 0 && !s.allowEmptySource) {
+      const why = `the source ${s.source} is empty but the replica has ${replica.entries.size} entries (is the source mounted?); nothing deleted. Use --allow-empty-source to mirror an empty source.`;
+      d.log.error({ path: s.source }, `refused: ${why}`);
+      return this.finish('refused', why);
+    }
+
+    const p = await this.planWithHashes(source, replica, full ? undefined : scopeTest(scope));
+    if (s.maxDelete && p.deleteCount > 0) {
+      const limit = s.maxDelete.percent ? Math.floor((s.maxDelete.count / 100) * replica.entries.size) : s.maxDelete.count;
+      if (p.deleteCount > limit) {
+        const why = `the pass would delete ${p.deleteCount} entries, more than --max-delete ${s.maxDelete.count}${s.maxDelete.percent ? '%' : ''} (${limit}); nothing deleted`;
+        d.log.error({ path: s.replica }, `refused: ${why}`);
+        return this.finish('refused', why);
+      }
+    }
+    if (p.deletesWithheld) d.log.warn('the source could not be read completely: deletions in the replica are withheld this pass');
+
+    if (s.dryRun) {
+      for (const a of p.actions) {
+        const name = actionName(a);
+        if (name === null) continue;
+        this.counts[name]++;
+        if (a.type === 'copy' || a.type === 'update') this.counts.bytes += a.src.size;
+        const shown = a.type !== 'move' && 'orig' in a && a.orig ? a.orig : a.path;
+        d.log.info({ action: name, path: shown, ...(a.type === 'move' ? { from: a.orig ?? a.from } : {}), dryRun: true }, describeAction(a, true));
+      }
+      return this.finish(this.counts.errors > 0 ? 'errors' : 'ok');
+    }
+
+    await removeStale(s.replica, replica.stale);
+    for (const t of replica.stale) d.log.debug({ path: t }, `removed leftover temp file ${t}`);
+    await execute(p.actions, {
+      source: s.source,
+      replica: s.replica,
+      sourceDirs: dirsOf(source),
+      jobs: s.jobs,
+      ...(this.req.signal ? { signal: this.req.signal } : {}),
+      onResult: (r) => this.onResult(r, replica),
+    });
+    this.commitRecord(p, source, scope, full);
+    await this.saving;
+    await this.d.store?.commit();
+    return this.finish(this.counts.errors > 0 ? 'errors' : 'ok');
+  }
+
+  private async scanReplica(scope: ScanScope): Promise<Snapshot> {
+    try {
+      return await scan(this.s.replica, { filter: this.filter, signal: this.req.signal, scope });
+    } catch (err) {
+      this.req.signal?.throwIfAborted();
+      // Only a dry run meets a replica that does not exist yet: it is simply empty.
+      if (this.s.dryRun && errCode(err) === 'ENOENT') return { root: this.s.replica, entries: new Map(), issues: [], excluded: new Map(), stale: [], skipped: [] };
+      throw err;
+    }
+  }
+
+  /** Plans, hashes what the planner asks for, and plans again until it asks for nothing. */
+  private async planWithHashes(source: Snapshot, replica: Snapshot, inScope?: (p: string) => boolean): Promise<Plan> {
+    const record = this.d.store?.record ?? new Map<string, RecordEntry>();
+    const options = { checksum: this.s.checksum, deleteExcluded: this.s.deleteExcluded, algo: this.s.hash };
+    const input = { source, replica, record, hashes: this.hashes, options, ...(inScope ? { inScope } : {}) };
+    let p = plan(input);
+    for (let round = 1; round < PLAN_ROUNDS && p.missing.length > 0; round++) {
+      await this.hashAll(p.missing, source, replica);
+      p = plan(input);
+    }
+    return p;
+  }
+
+  private async hashAll(missing: Plan['missing'], source: Snapshot, replica: Snapshot): Promise<void> {
+    const limit = pLimit(8);
+    await Promise.all(
+      missing.map(({ side, path }) =>
+        limit(async () => {
+          const root = side === 'src' ? source.root : replica.root;
+          const key = hashKey(side, path);
+          try {
+            const r = await this.d.pool.hash(abs(root, path), this.s.hash, this.req.signal);
+            if (r.status !== 'ok') {
+              this.hashes.set(key, '');
+              this.d.log.debug({ path, side }, `${path} ${r.status === 'gone' ? 'vanished' : 'changed'} while it was hashed`);
+              return;
+            }
+            this.hashes.set(key, r.hash);
+            const e = (side === 'src' ? source : replica).entries.get(path);
+            if (e) this.hashedVersion.set(key, { ...e, size: r.size, mtimeMs: r.mtimeMs, ctimeMs: r.ctimeMs, ino: r.ino });
+            this.counts.hashed++;
+            this.counts.hashedBytes += r.bytes;
+          } catch (err) {
+            this.req.signal?.throwIfAborted();
+            this.hashes.set(key, '');
+            this.counts.errors++;
+            this.d.log.error({ path, op: 'hash', err: describe(err) }, `cannot hash ${path}: ${describe(err)}`);
+          }
+        }),
+      ),
+    );
+  }
+
+  private onResult(r: ActionResult, replica: Snapshot): void {
+    const a = r.action;
+    const log = this.d.log;
+    if (r.status === 'error') {
+      this.counts.errors++;
+      log.error({ op: a.type, path: a.path, ...(a.type === 'move' ? { from: a.from } : {}), err: describe(r.error) }, r.error.message);
+      return;
+    }
+    if (r.status === 'skipped') {
+      if (r.why === 'changing') log.warn({ path: a.path }, `${a.path} kept changing while it was copied; it will be copied again next pass`);
+      else log.debug({ path: a.path }, `${a.path} vanished before it was copied`);
+      return;
+    }
+    const name = actionName(a);
+    if (name === null) {
+      log.debug({ path: a.path, from: a.type === 'move' ? a.from : undefined }, `set aside ${a.type === 'move' ? a.from : ''}`);
+    } else {
+      this.counts[name]++;
+      this.counts.bytes += r.bytes;
+      const shown = a.type !== 'move' && 'orig' in a && a.orig ? a.orig : a.path;
+      log.info({ action: name, path: shown, ...(a.type === 'move' ? { from: a.orig ?? a.from } : {}), ...(r.bytes ? { bytes: r.bytes } : {}) }, describeAction(a, false));
+    }
+    this.recordResult(r, replica);
+  }
+
+  /** Teaches the record what an action made true. */
+  private recordResult(r: Extract<ActionResult, { status: 'ok' }>, replica: Snapshot): void {
+    const store = this.d.store;
+    if (!store) return;
+    const a = r.action;
+    const algo = this.s.hash;
+    switch (a.type) {
+      case 'copy':
+      case 'update': {
+        const key = hashKey('src', a.path);
+        const v = this.hashedVersion.get(key);
+        const hash = v && r.src && sameVersion(v, r.src) ? this.hashes.get(key) : undefined;
+        store.set(a.path, recordOf(r.src ?? a.src, r.rep!, hash || undefined, algo));
+        break;
+      }
+      case 'move':
+        store.delete(a.from);
+        if (!a.stage) store.set(a.path, recordOf(a.src, r.rep!, a.hash, algo));
+        break;
+      case 'mkdir':
+      case 'symlink':
+        store.set(a.path, recordOf(a.src, r.rep!, undefined, algo));
+        break;
+      case 'attrs': {
+        const rep = r.rep ?? replica.entries.get(a.path);
+        if (rep) store.set(a.path, recordOf(a.src, rep, a.hash ?? store.record.get(a.path)?.hash, algo));
+        break;
+      }
+      case 'delete':
+      case 'rmdir':
+        store.delete(a.path);
+        break;
+    }
+    if (store.unsaved >= CHECKPOINT_EVERY || performance.now() - this.lastSave > CHECKPOINT_MS) {
+      this.lastSave = performance.now();
+      this.saving = this.saving.then(() => store.checkpoint()).catch((err: unknown) => {
+        this.d.log.warn({ path: store.file, err: describe(err) }, `could not save the record checkpoint: ${describe(err)}`);
+      });
+    }
+  }
+
+  /** Records entries found in sync, and forgets paths that are no longer in the source. */
+  private commitRecord(p: Plan, source: Snapshot, scope: ScanScope, full: boolean): void {
+    const store = this.d.store;
+    if (!store) return;
+    for (const v of p.verified) store.set(v.path, recordOf(v.src, v.rep, v.hash, this.s.hash));
+    const inScope = full ? () => true : scopeTest(scope);
+    const gone: string[] = [];
+    for (const k of store.record.keys()) if (!source.entries.has(k) && inScope(k)) gone.push(k);
+    for (const k of gone) store.delete(k);
+  }
+
+  private finish(outcome: PassOutcome, reason?: string): PassReport {
+    const report: PassReport = {
+      ...this.counts,
+      outcome,
+      durationMs: Math.round(performance.now() - this.t0),
+      dryRun: this.s.dryRun,
+      ...(reason ? { reason } : {}),
+    };
+    const { reason: _r, ...line } = report;
+    this.d.log.info(line, outcome === 'aborted' ? 'pass aborted' : 'pass complete');
+    return report;
+  }
+}
+
+/** Builds the record line for an entry made true: source identity, replica identity, content. */
+export function recordOf(src: Entry, rep: Entry, hash: string | undefined, algo: HashAlgo): RecordEntry {
+  const e: RecordEntry = {
+    kind: src.kind,
+    size: src.size,
+    mtimeMs: src.mtimeMs,
+    mode: src.mode,
+    rIno: rep.ino,
+    rCtimeMs: rep.ctimeMs,
+    sIno: src.ino,
+    sDev: src.dev,
+    sCtimeMs: src.ctimeMs,
+  };
+  return {
+    ...e,
+    ...(src.target !== undefined ? { target: src.target } : {}),
+    ...(hash && src.kind === 'file' ? { hash, algo } : {}),
+  };
+}
+
+/** Which paths a partial scan speaks for: everything below a deep path, the children of a shallow one. */
+function scopeTest(scope: ScanScope): (p: string) => boolean {
+  const shallow = new Set(scope.shallow);
+  return (p) => shallow.has(parentOf(p)) || scope.deep.some((d) => isWithin(p, d));
+}
+
+function dirsOf(s: Snapshot): Map<string, Entry> {
+  const m = new Map<string, Entry>();
+  for (const [p, e] of s.entries) if (e.kind === 'dir') m.set(p, e);
+  return m;
+}
+

@@ -1,0 +1,210 @@
+import { constants } from 'node:fs';
+import { type FileHandle, lstat, mkdir, open, rename, rm, rmdir, unlink } from 'node:fs/promises';
+import pLimit from 'p-limit';
+import { FsOpError, errCode, isGone } from '../errors.js';
+import { copyAtomic, setAttrs, symlinkAtomic } from './copy.js';
+import { abs, depth, parentOf, sameMtime } from './paths.js';
+import { SafeDirs } from './safe-dirs.js';
+import { toEntry } from './scan.js';
+import type { Action, Entry } from './types.js';
+
+/** How one action ended; `rep` is the replica entry afterwards, `src` the source version used. */
+export type ActionResult =
+  | { readonly action: Action; readonly status: 'ok'; readonly rep?: Entry; readonly src?: Entry; readonly bytes: number }
+  | { readonly action: Action; readonly status: 'skipped'; readonly why: 'vanished' | 'changing' }
+  | { readonly action: Action; readonly status: 'error'; readonly error: Error };
+
+/** What the executor needs to know. */
+export interface ExecuteOptions {
+  readonly source: string;
+  readonly replica: string;
+  /** Source folders by path: their mode and mtime are restored after their content changed. */
+  readonly sourceDirs: ReadonlyMap<string, Entry>;
+  readonly jobs: number;
+  readonly signal?: AbortSignal;
+  readonly onResult: (r: ActionResult) => void;
+}
+
+const PARALLEL = new Set<Action['type']>(['copy', 'update', 'symlink', 'delete', 'attrs']);
+
+/**
+ * Applies a plan to the replica: the only code in foldersync that writes. Actions run in the
+ * planned order; runs of independent ones (copies, links, file deletes, file attributes) run
+ * concurrently, bounded by `jobs`. A failed action is reported and the rest goes on.
+ */
+export async function execute(actions: readonly Action[], opts: ExecuteOptions): Promise<void> {
+  const ex = new Executor(opts);
+  let i = 0;
+  while (i < actions.length) {
+    opts.signal?.throwIfAborted();
+    const a = actions[i]!;
+    if (!parallel(a)) {
+      await ex.run(a);
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < actions.length && parallel(actions[j]!)) j++;
+    const limit = pLimit(Math.max(1, opts.jobs));
+    await Promise.all(actions.slice(i, j).map((x) => limit(() => ex.run(x))));
+    i = j;
+  }
+  opts.signal?.throwIfAborted();
+  await ex.fixFolders();
+}
+
+/** Removes leftover temp files of an interrupted pass. */
+export async function removeStale(replica: string, stale: readonly string[]): Promise<void> {
+  for (const rel of stale) await rm(abs(replica, rel), { recursive: true, force: true }).catch(() => undefined);
+}
+
+function parallel(a: Action): boolean {
+  if (!PARALLEL.has(a.type)) return false;
+  if (a.type === 'delete') return a.kind !== 'dir';
+  if (a.type === 'attrs') return a.kind !== 'dir';
+  return true;
+}
+
+class Executor {
+  private readonly safe: SafeDirs;
+  /** Folders whose mode and mtime must be (re)applied at the end, deepest first. */
+  private readonly touched = new Set<string>();
+
+  constructor(private readonly o: ExecuteOptions) {
+    this.safe = new SafeDirs(o.replica);
+  }
+
+  async run(a: Action): Promise<void> {
+    if (this.o.signal?.aborted) return;
+    let r: ActionResult;
+    try {
+      r = await this.apply(a);
+    } catch (err) {
+      r = { action: a, status: 'error', error: err instanceof Error ? err : new Error(String(err)) };
+    }
+    if (r.status === 'ok') {
+      this.touched.add(parentOf(a.path));
+      if (a.type === 'move') this.touched.add(parentOf(a.from));
+    }
+    this.o.onResult(r);
+  }
+
+  private async apply(a: Action): Promise<ActionResult> {
+    const { replica } = this.o;
+    const target = abs(replica, a.path);
+    await this.safe.check(parentOf(a.path));
+    switch (a.type) {
+      case 'mkdir': {
+        try {
+          await mkdir(target, { mode: 0o700 });
+        } catch (err) {
+          if (errCode(err) !== 'EEXIST' || !(await lstat(target)).isDirectory()) throw new FsOpError('mkdir', a.path, err);
+        }
+        this.safe.add(a.path);
+        this.touched.add(a.path);
+        return { action: a, status: 'ok', rep: await this.statRep(a.path), bytes: 0 };
+      }
+      case 'move': {
+        await this.safe.check(parentOf(a.from));
+        try {
+          await rename(abs(replica, a.from), target);
+        } catch (err) {
+          throw new FsOpError('rename', `${a.from} -> ${a.path}`, err);
+        }
+        if (a.kind === 'dir') {
+          this.safe.forget(a.from);
+          this.safe.forget(a.path);
+        }
+        if (a.stage) return { action: a, status: 'ok', bytes: 0 };
+        if (a.kind === 'dir') {
+          this.touched.add(a.path);
+          return { action: a, status: 'ok', rep: await this.statRep(a.path), bytes: 0 };
+        }
+        return { action: a, status: 'ok', rep: await this.fixFile(a.path, a.src), bytes: 0 };
+      }
+      case 'copy':
+      case 'update': {
+        const out = await copyAtomic(this.o.source, replica, a.path, this.o.signal);
+        if (out.kind !== 'done') return { action: a, status: 'skipped', why: out.kind };
+        return { action: a, status: 'ok', rep: out.rep, src: out.src, bytes: out.src.size };
+      }
+      case 'symlink': {
+        const rep = await symlinkAtomic(replica, a.path, a.src.target ?? '');
+        return { action: a, status: 'ok', rep, bytes: 0 };
+      }
+      case 'attrs': {
+        if (a.kind === 'dir') {
+          this.touched.add(a.path);
+          return { action: a, status: 'ok', bytes: 0 };
+        }
+        return { action: a, status: 'ok', rep: await this.fixFile(a.path, a.src), bytes: 0 };
+      }
+      case 'delete': {
+        try {
+          if (a.recursive) await rm(target, { recursive: true, force: true });
+          else await unlink(target);
+        } catch (err) {
+          if (!isGone(err)) throw new FsOpError('delete', a.path, err);
+        }
+        return { action: a, status: 'ok', bytes: 0 };
+      }
+      case 'rmdir': {
+        try {
+          await rmdir(target);
+        } catch (err) {
+          if (!isGone(err)) throw new FsOpError('rmdir', a.path, err);
+        }
+        this.safe.forget(a.path);
+        this.touched.delete(a.path);
+        return { action: a, status: 'ok', bytes: 0 };
+      }
+    }
+  }
+
+  /** Gives a replica file the source's mode and mtime without following a symlink. */
+  private async fixFile(rel: string, src: Entry): Promise<Entry> {
+    const p = abs(this.o.replica, rel);
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(p, constants.O_RDONLY | constants.O_NOFOLLOW);
+      const st = await fh.stat();
+      if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EINVAL' });
+      if ((st.mode & 0o7777) !== src.mode) await fh.chmod(src.mode);
+      if (!sameMtime(st.mtimeMs, src.mtimeMs)) await fh.utimes(st.atimeMs / 1000, src.mtimeMs / 1000);
+    } catch (err) {
+      // Without read permission (an unprivileged run), fall back to the path, checked just before.
+      if (errCode(err) !== 'EACCES' || !(await lstat(p)).isFile()) throw new FsOpError('set attributes of', rel, err);
+      await setAttrs(p, rel, src.mode, Date.now(), src.mtimeMs);
+    } finally {
+      await fh?.close();
+    }
+    return this.statRep(rel);
+  }
+
+  private async statRep(rel: string): Promise<Entry> {
+    try {
+      return toEntry(rel, await lstat(abs(this.o.replica, rel)))!;
+    } catch (err) {
+      throw new FsOpError('lstat', rel, err);
+    }
+  }
+
+  /** Restores mode and mtime of every folder whose content or attributes changed, deepest first. */
+  async fixFolders(): Promise<void> {
+    const dirs = [...this.touched].filter((d) => d !== '' && this.o.sourceDirs.has(d));
+    dirs.sort((a, b) => depth(b) - depth(a));
+    for (const d of dirs) {
+      const s = this.o.sourceDirs.get(d)!;
+      try {
+        await this.safe.check(d);
+        const st = await lstat(abs(this.o.replica, d));
+        if ((st.mode & 0o7777) === s.mode && sameMtime(st.mtimeMs, s.mtimeMs)) continue;
+        await setAttrs(abs(this.o.replica, d), d, s.mode, st.atimeMs, s.mtimeMs);
+      } catch (err) {
+        if (isGone(err) || SafeDirs.isMissing(err)) continue;
+        this.o.onResult({ action: { type: 'attrs', path: d, src: s, kind: 'dir' }, status: 'error', error: err as Error });
+      }
+    }
+  }
+}
+

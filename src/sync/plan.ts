@@ -1,0 +1,362 @@
+import { emit } from './emit.js';
+import { baseOf, cmp, depth, isWithin, parentOf, sameMtime } from './paths.js';
+import {
+  type Entry,
+  type FileRecord,
+  type HashAlgo,
+  type HashMap,
+  type Plan,
+  type RecordEntry,
+  type Side,
+  type Snapshot,
+  hashKey,
+} from './types.js';
+import { type VEntry, VTree } from './vtree.js';
+
+/** Options that change what the planner decides. */
+export interface PlanOptions {
+  readonly checksum: boolean;
+  readonly deleteExcluded: boolean;
+  readonly algo: HashAlgo;
+}
+
+/** Everything the planner looks at; it reads no disk. */
+export interface PlanInput {
+  readonly source: Snapshot;
+  readonly replica: Snapshot;
+  readonly record: FileRecord;
+  readonly hashes: HashMap;
+  readonly options: PlanOptions;
+  /** For a partial (watch) pass: which record paths the snapshots speak for. Default: all. */
+  readonly inScope?: (path: string) => boolean;
+}
+
+/** A file whose content is wanted at `s.path`. */
+export interface Need {
+  readonly s: Entry;
+  readonly type: 'copy' | 'update';
+}
+
+/** A replica entry that will be renamed: `orig` is its scan path (its identity), `to` its new path. */
+export interface MoveDecision {
+  readonly orig: string;
+  readonly to: string;
+  /** Content hash of the moved file, when known: it stays valid across the rename. */
+  readonly hash?: string;
+}
+
+/** What the source wants that the (virtual) replica does not have. */
+export interface Diff {
+  readonly needs: Need[];
+  readonly mkdirs: Entry[];
+  readonly links: Entry[];
+  readonly attrs: { s: Entry; hash?: string }[];
+  readonly verified: { path: string; src: Entry; rep: Entry; hash?: string }[];
+}
+
+const MAX_ROUNDS = 6;
+
+/**
+ * Decides what a pass does: which replica entries to rename, create, rewrite, fix and delete.
+ * Pure: same input, same plan. When it needs a content hash it does not have, it lists it in
+ * `missing` and decides conservatively; the engine hashes and asks again.
+ */
+export function plan(input: PlanInput): Plan {
+  return new Planner(input).run();
+}
+
+class Planner {
+  private readonly src: Map<string, Entry>;
+  private readonly record: FileRecord;
+  private readonly hashes: HashMap;
+  private readonly opts: PlanOptions;
+  private readonly tree: VTree;
+  /** Source identity (dev:ino) → record path, for record paths whose source entry is gone. */
+  private readonly released = new Map<string, string>();
+  private readonly missing = new Map<string, { side: Side; path: string }>();
+  private readonly dirMoves: MoveDecision[] = [];
+  /** Source paths that could not be listed: nothing of the replica below them is touched. */
+  private readonly protect: string[];
+
+  constructor(private readonly input: PlanInput) {
+    this.src = input.source.entries;
+    this.record = input.record;
+    this.hashes = input.hashes;
+    this.opts = input.options;
+    this.tree = new VTree(input.replica.entries.values());
+    this.protect = input.source.issues.map((i) => i.path);
+    const inScope = input.inScope ?? (() => true);
+    for (const [p, rec] of this.record) {
+      if (!inScope(p)) continue;
+      const s = this.src.get(p);
+      if (s && s.kind === rec.kind && s.ino === rec.sIno && s.dev === rec.sDev) continue;
+      this.released.set(`${rec.sDev}:${rec.sIno}`, p);
+    }
+  }
+
+  run(): Plan {
+    this.dirMovesByIdentity();
+    for (let round = 0; ; round++) {
+      const diff = this.diff();
+      const fileMoves = this.matchFiles(diff);
+      const inferred = round < MAX_ROUNDS ? this.inferDirMoves(fileMoves) : [];
+      let applied = 0;
+      for (const m of inferred) if (this.applyDirMove(m.orig, m.to)) applied++;
+      if (applied === 0) {
+        return emit({
+          source: this.input.source,
+          replica: this.input.replica,
+          diff,
+          dirMoves: this.dirMoves,
+          fileMoves,
+          deleteExcluded: this.opts.deleteExcluded,
+          protect: this.protect,
+          missing: [...this.missing.values()],
+        });
+      }
+    }
+  }
+
+  private isProtected(path: string): boolean {
+    return this.protect.some((p) => isWithin(path, p));
+  }
+
+  /** A source folder whose inode the record knew under another path is that folder, renamed. */
+  private dirMovesByIdentity(): void {
+    const dirs = [...this.src.values()].filter((e) => e.kind === 'dir');
+    dirs.sort((a, b) => depth(a.path) - depth(b.path) || cmp(a.path, b.path));
+    for (const s of dirs) {
+      if (this.tree.get(s.path)?.e.kind === 'dir') continue;
+      const recPath = this.released.get(`${s.dev}:${s.ino}`);
+      if (recPath === undefined) continue;
+      const rec = this.record.get(recPath)!;
+      const cur = this.tree.whereIs(recPath);
+      if (rec.kind !== 'dir' || cur === undefined) continue;
+      const v = this.tree.get(cur)!;
+      if (v.e.kind !== 'dir' || v.e.ino !== rec.rIno) continue;
+      this.applyDirMove(v.orig, s.path);
+    }
+  }
+
+  /** Renames a replica folder in the model, if that is still possible and safe. */
+  private applyDirMove(orig: string, to: string): boolean {
+    const from = this.tree.whereIs(orig);
+    if (from === undefined || from === to || isWithin(to, from) || isWithin(from, to)) return false;
+    if (this.isProtected(from) || this.tree.get(to)?.e.kind === 'dir') return false;
+    if (this.src.get(from)?.kind === 'dir' && this.src.get(from)?.ino === this.tree.get(from)?.e.ino) return false;
+    if (this.tree.get(to)) this.tree.removeTree(to);
+    this.tree.move(from, to);
+    this.dirMoves.push({ orig, to });
+    return true;
+  }
+
+  private diff(): Diff {
+    const d: Diff = { needs: [], mkdirs: [], links: [], attrs: [], verified: [] };
+    for (const s of this.src.values()) {
+      const v = this.tree.get(s.path);
+      if (!v || v.e.kind !== s.kind) {
+        const type = v ? 'update' : 'copy';
+        if (s.kind === 'dir') d.mkdirs.push(s);
+        else if (s.kind === 'symlink') d.links.push(s);
+        else d.needs.push({ s, type });
+        continue;
+      }
+      const rec = this.record.get(v.orig);
+      if (s.kind === 'file') {
+        const verdict = this.compareFile(s, v, rec);
+        if (verdict.differs) {
+          d.needs.push({ s, type: 'update' });
+          continue;
+        }
+        if (v.e.mode !== s.mode) d.attrs.push(verdict.hash === undefined ? { s } : { s, hash: verdict.hash });
+        else if (outdated(rec, s, v, verdict.hash)) d.verified.push(verified(s, v, verdict.hash));
+      } else if (s.kind === 'dir') {
+        if (v.e.mode !== s.mode || !sameMtime(v.e.mtimeMs, s.mtimeMs)) d.attrs.push({ s });
+        else if (outdated(rec, s, v, undefined)) d.verified.push(verified(s, v, undefined));
+      } else if (v.e.target !== s.target) {
+        d.links.push(s);
+      } else if (outdated(rec, s, v, undefined)) {
+        d.verified.push(verified(s, v, undefined));
+      }
+    }
+    const byDepth = (a: Entry, b: Entry): number => depth(a.path) - depth(b.path) || cmp(a.path, b.path);
+    d.mkdirs.sort(byDepth);
+    d.needs.sort((a, b) => cmp(a.s.path, b.s.path));
+    return d;
+  }
+
+  /** Size and mtime decide, unless --checksum asks for content or the replica file was touched behind our back. */
+  private compareFile(s: Entry, v: VEntry, rec: RecordEntry | undefined): { differs: boolean; hash?: string } {
+    if (s.size !== v.e.size || !sameMtime(s.mtimeMs, v.e.mtimeMs)) return { differs: true };
+    const drifted = rec !== undefined && rec.kind === 'file' && (rec.rIno !== v.e.ino || rec.rCtimeMs !== v.e.ctimeMs);
+    if (!this.opts.checksum && !drifted) {
+      const hs = this.knownSrcHash(s);
+      return hs === undefined ? { differs: false } : { differs: false, hash: hs };
+    }
+    const hs = this.srcHash(s);
+    const hr = this.repHash(v);
+    if (hs === undefined || hr === undefined) return { differs: false };
+    if (hs === '' || hr === '' || hs !== hr) return { differs: true };
+    return { differs: false, hash: hs };
+  }
+
+  /** Pairs files wanted in the source with replica files nobody needs where they are. */
+  private matchFiles(d: Diff): MoveDecision[] {
+    const moves: MoveDecision[] = [];
+    const wanted = new Set(d.needs.map((n) => n.s.path));
+    const freed = new Set<string>();
+    const bySize = new Map<number, string[]>();
+    for (const p of this.tree.paths()) {
+      const v = this.tree.get(p)!;
+      if (v.e.kind !== 'file' || this.isProtected(p)) continue;
+      const s = this.src.get(p);
+      if (s && s.kind === 'file' && !wanted.has(p)) continue;
+      freed.add(p);
+      if (v.e.size > 0) {
+        const list = bySize.get(v.e.size);
+        if (list) list.push(p);
+        else bySize.set(v.e.size, [p]);
+      }
+    }
+    for (const list of bySize.values()) list.sort(cmp);
+    const used = new Set<string>();
+    for (const need of d.needs) {
+      const s = need.s;
+      const byId = this.matchByIdentity(s, freed, used);
+      if (byId !== undefined) {
+        used.add(byId.path);
+        const orig = this.tree.get(byId.path)!.orig;
+        moves.push(byId.hash === undefined ? { orig, to: s.path } : { orig, to: s.path, hash: byId.hash });
+        continue;
+      }
+      if (s.size === 0) continue;
+      const cands = (bySize.get(s.size) ?? []).filter((c) => c !== s.path && !used.has(c));
+      if (cands.length === 0) continue;
+      const hs = this.srcHash(s);
+      const hrs = cands.map((c) => this.repHash(this.tree.get(c)!));
+      if (hs === undefined || hs === '') continue;
+      const i = hrs.indexOf(hs);
+      if (i < 0) continue;
+      const c = cands[i]!;
+      used.add(c);
+      moves.push({ orig: this.tree.get(c)!.orig, to: s.path, hash: hs });
+    }
+    return moves;
+  }
+
+  /** A renamed file keeps its inode: the record says where its replica copy is. */
+  private matchByIdentity(s: Entry, freed: Set<string>, used: Set<string>): { path: string; hash?: string } | undefined {
+    const recPath = this.released.get(`${s.dev}:${s.ino}`);
+    if (recPath === undefined) return undefined;
+    const rec = this.record.get(recPath)!;
+    if (rec.kind !== 'file' || rec.size !== s.size || !sameMtime(rec.mtimeMs, s.mtimeMs)) return undefined;
+    const cur = this.tree.whereIs(recPath);
+    if (cur === undefined || cur === s.path || !freed.has(cur) || used.has(cur)) return undefined;
+    const r = this.tree.get(cur)!.e;
+    const intact = r.ino === rec.rIno && r.ctimeMs === rec.rCtimeMs && r.size === rec.size && sameMtime(r.mtimeMs, rec.mtimeMs);
+    if (!intact) return undefined;
+    return rec.hash !== undefined && rec.algo === this.opts.algo ? { path: cur, hash: rec.hash } : { path: cur };
+  }
+
+  /** File moves that share a folder suffix reveal a renamed folder: rename it once instead. */
+  private inferDirMoves(moves: MoveDecision[]): MoveDecision[] {
+    const votes = new Map<string, { orig: string; to: string; n: number }>();
+    for (const m of moves) {
+      const from = this.tree.whereIs(m.orig)!;
+      let fo = parentOf(from);
+      let to = parentOf(m.to);
+      let best: [string, string] | undefined;
+      while (fo !== '' && to !== '') {
+        if (this.canRenameDir(fo, to)) best = [fo, to];
+        if (baseOf(fo) !== baseOf(to)) break;
+        fo = parentOf(fo);
+        to = parentOf(to);
+      }
+      if (!best) continue;
+      const key = `${best[0]}\0${best[1]}`;
+      const cur = votes.get(key);
+      if (cur) cur.n++;
+      else votes.set(key, { orig: this.tree.get(best[0])!.orig, to: best[1], n: 1 });
+    }
+    return [...votes.values()].sort((a, b) => b.n - a.n || cmp(a.to, b.to));
+  }
+
+  private canRenameDir(from: string, to: string): boolean {
+    return (
+      this.tree.get(from)?.e.kind === 'dir' &&
+      this.src.get(from)?.kind !== 'dir' &&
+      this.src.get(to)?.kind === 'dir' &&
+      this.tree.get(to)?.e.kind !== 'dir' &&
+      !this.isProtected(from)
+    );
+  }
+
+  /** The recorded hash if the source file is provably unchanged since, else undefined. */
+  private knownSrcHash(s: Entry): string | undefined {
+    const rec = this.record.get(s.path);
+    if (
+      rec?.kind === 'file' &&
+      rec.hash !== undefined &&
+      rec.algo === this.opts.algo &&
+      rec.sIno === s.ino &&
+      rec.sDev === s.dev &&
+      rec.size === s.size &&
+      rec.sCtimeMs === s.ctimeMs &&
+      sameMtime(rec.mtimeMs, s.mtimeMs)
+    ) {
+      return rec.hash;
+    }
+    return this.hashes.get(hashKey('src', s.path));
+  }
+
+  /** The source file's hash: recorded, computed this pass, or asked for ('' = could not be read). */
+  private srcHash(s: Entry): string | undefined {
+    const h = this.knownSrcHash(s);
+    if (h === undefined) this.want('src', s.path);
+    return h;
+  }
+
+  /** The replica file's hash, by its scan path. */
+  private repHash(v: VEntry): string | undefined {
+    const rec = this.record.get(v.orig);
+    if (
+      rec?.kind === 'file' &&
+      rec.hash !== undefined &&
+      rec.algo === this.opts.algo &&
+      rec.rIno === v.e.ino &&
+      rec.rCtimeMs === v.e.ctimeMs &&
+      rec.size === v.e.size &&
+      sameMtime(rec.mtimeMs, v.e.mtimeMs)
+    ) {
+      return rec.hash;
+    }
+    const h = this.hashes.get(hashKey('rep', v.orig));
+    if (h === undefined) this.want('rep', v.orig);
+    return h;
+  }
+
+  private want(side: Side, path: string): void {
+    this.missing.set(hashKey(side, path), { side, path });
+  }
+}
+
+/** True when the record line for a path no longer describes what is there. */
+function outdated(rec: RecordEntry | undefined, s: Entry, v: VEntry, hash: string | undefined): boolean {
+  if (!rec || v.orig !== s.path) return true;
+  if (rec.kind !== s.kind || rec.mode !== s.mode || rec.sIno !== s.ino || rec.sDev !== s.dev) return true;
+  if (s.kind === 'symlink') return rec.target !== s.target;
+  if (s.kind === 'dir') return !sameMtime(rec.mtimeMs, s.mtimeMs);
+  return (
+    rec.size !== s.size ||
+    !sameMtime(rec.mtimeMs, s.mtimeMs) ||
+    rec.sCtimeMs !== s.ctimeMs ||
+    rec.rIno !== v.e.ino ||
+    rec.rCtimeMs !== v.e.ctimeMs ||
+    (hash !== undefined && rec.hash !== hash)
+  );
+}
+
+function verified(s: Entry, v: VEntry, hash: string | undefined): Diff['verified'][number] {
+  return hash === undefined ? { path: s.path, src: s, rep: v.e } : { path: s.path, src: s, rep: v.e, hash };
+}
+

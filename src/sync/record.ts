@@ -1,0 +1,203 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, appendFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { describe, errCode } from '../errors.js';
+import type { EntryKind, FileRecord, HashAlgo, RecordEntry } from './types.js';
+
+/**
+ * The file record on disk: a header line, then one JSON array a line. `["+", path, …]` puts an
+ * entry, `["-", path]` removes one. A pass appends only what changed (and fsyncs it at
+ * checkpoints), so a pass over a million unchanged files writes nothing; the file is rewritten
+ * (temp file, fsync, rename) only when the appended lines outgrow the live entries.
+ */
+export class RecordStore {
+  private pending: string[] = [];
+  private journal = 0;
+  private rewrite: boolean;
+
+  private constructor(
+    readonly file: string,
+    private readonly header: string,
+    readonly record: FileRecord,
+    journal: number,
+    rewrite: boolean,
+  ) {
+    this.journal = journal;
+    this.rewrite = rewrite;
+  }
+
+  /** Loads the record; a missing, foreign, truncated or corrupt one is a warning, not a failure. */
+  static async load(file: string, source: string, replica: string): Promise<{ store: RecordStore; warning?: string }> {
+    const header = JSON.stringify({ foldersync: 1, source, replica });
+    const record: FileRecord = new Map();
+    let lines = 0;
+    let warning: string | undefined;
+    let rewrite = false;
+    try {
+      const rl = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Number.POSITIVE_INFINITY });
+      let first = true;
+      for await (const line of rl) {
+        if (first) {
+          first = false;
+          if (line !== header) {
+            warning = `record ${file} belongs to another source/replica pair or version; starting a new one`;
+            rewrite = true;
+            rl.close();
+            break;
+          }
+          continue;
+        }
+        if (!applyLine(record, line)) {
+          warning = `record ${file} is damaged at line ${lines + 2}; keeping the ${record.size} entries before it and rebuilding the rest`;
+          rewrite = true;
+          rl.close();
+          break;
+        }
+        lines++;
+      }
+      if (first) rewrite = true;
+    } catch (err) {
+      if (errCode(err) !== 'ENOENT') warning = `record ${file} could not be read (${describe(err)}); rebuilding it`;
+      record.clear();
+      rewrite = true;
+    }
+    return { store: new RecordStore(file, header, record, lines, rewrite), ...(warning ? { warning } : {}) };
+  }
+
+  /** Records what is now true at a replica path. */
+  set(p: string, e: RecordEntry): void {
+    this.record.set(p, e);
+    this.pending.push(encode(p, e));
+  }
+
+  /** Forgets a replica path. */
+  delete(p: string): void {
+    if (this.record.delete(p)) this.pending.push(JSON.stringify(['-', p]));
+  }
+
+  /** Number of changes not yet on disk. */
+  get unsaved(): number {
+    return this.pending.length;
+  }
+
+  /** Makes every change so far durable (append + fsync, or a full rewrite when due). */
+  async checkpoint(): Promise<void> {
+    if (this.rewrite) return this.compact();
+    if (this.pending.length === 0) return;
+    const text = `${this.pending.join('\n')}\n`;
+    const n = this.pending.length;
+    this.pending = [];
+    const fh = await open(this.file, 'a');
+    try {
+      await fh.write(text);
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    this.journal += n;
+  }
+
+  /** Ends a pass: saves, and rewrites the file when the journal has grown past the live entries. */
+  async commit(): Promise<void> {
+    await this.checkpoint();
+    if (this.journal > Math.max(1000, 2 * this.record.size)) await this.compact();
+  }
+
+  /** Saves pending changes synchronously: for a hard stop that cannot wait. */
+  flushSync(): void {
+    if (this.pending.length === 0 || this.rewrite) return;
+    const text = `${this.pending.join('\n')}\n`;
+    this.pending = [];
+    appendFileSync(this.file, text);
+    const fd = openSync(this.file, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Writes the whole record to a temp file, fsyncs it and renames it over the old one. */
+  private async compact(): Promise<void> {
+    await mkdir(path.dirname(this.file), { recursive: true });
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      let buf = `${this.header}\n`;
+      for (const [p, e] of this.record) {
+        buf += `${encode(p, e)}\n`;
+        if (buf.length > 1 << 20) {
+          await fh.write(buf);
+          buf = '';
+        }
+      }
+      await fh.write(buf);
+      await fh.sync();
+    } catch (err) {
+      await fh.close();
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
+    await fh.close();
+    await rename(tmp, this.file);
+    const dir = await open(path.dirname(this.file), 'r');
+    await dir.sync().catch(() => undefined);
+    await dir.close();
+    this.pending = [];
+    this.journal = this.record.size;
+    this.rewrite = false;
+  }
+}
+
+/** One record line for a put. */
+function encode(p: string, e: RecordEntry): string {
+  return JSON.stringify(['+', p, e.kind[0], e.size, e.mtimeMs, e.mode, e.rIno, e.rCtimeMs, e.sIno, e.sDev, e.sCtimeMs, e.hash ?? 0, e.algo ?? 0, e.target ?? 0]);
+}
+
+const KINDS: Record<string, EntryKind> = { f: 'file', d: 'dir', s: 'symlink' };
+
+function applyLine(record: FileRecord, line: string): boolean {
+  let a: unknown;
+  try {
+    a = JSON.parse(line);
+  } catch {
+    return false;
+  }
+  if (!Array.isArray(a) || typeof a[1] !== 'string') return false;
+  if (a[0] === '-') {
+    record.delete(a[1]);
+    return true;
+  }
+  const kind = KINDS[a[2] as string];
+  if (a[0] !== '+' || a.length !== 14 || !kind) return false;
+  const nums = a.slice(3, 11) as unknown[];
+  if (!nums.every((n) => typeof n === 'number')) return false;
+  const [size, mtimeMs, mode, rIno, rCtimeMs, sIno, sDev, sCtimeMs] = nums as number[];
+  const e: { -readonly [K in keyof RecordEntry]: RecordEntry[K] } = {
+    kind,
+    size: size!,
+    mtimeMs: mtimeMs!,
+    mode: mode!,
+    rIno: rIno!,
+    rCtimeMs: rCtimeMs!,
+    sIno: sIno!,
+    sDev: sDev!,
+    sCtimeMs: sCtimeMs!,
+  };
+  if (typeof a[11] === 'string') e.hash = a[11];
+  if (a[12] === 'sha256' || a[12] === 'md5') e.algo = a[12] as HashAlgo;
+  if (typeof a[13] === 'string') e.target = a[13];
+  record.set(a[1], e);
+  return true;
+}
+
+/** The record's default path: one file per source/replica pair under the XDG state folder. */
+export function defaultRecordPath(source: string, replica: string, env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_STATE_HOME && path.isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : path.join(homedir(), '.local', 'state');
+  const id = createHash('sha256').update(`${source}\0${replica}`).digest('hex').slice(0, 16);
+  const name = path.basename(source).replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 40) || 'root';
+  return path.join(base, 'foldersync', `${name}-${id}.record`);
+}

@@ -1,0 +1,97 @@
+import { isWithin, parentOf } from './paths.js';
+import type { Entry } from './types.js';
+
+/** A replica entry as the planner imagines it: where it is now and where the scan saw it. */
+export interface VEntry {
+  readonly e: Entry;
+  /** The path the replica scan found it at: its identity across simulated moves. */
+  readonly orig: string;
+}
+
+/**
+ * An in-memory model of the replica that the planner edits while it decides, so every later
+ * decision sees the effect of earlier ones (a renamed folder carries its children along).
+ */
+export class VTree {
+  private readonly byPath = new Map<string, VEntry>();
+  private readonly pathOf = new Map<string, string>();
+  private readonly kids = new Map<string, Set<string>>();
+
+  constructor(entries: Iterable<Entry>) {
+    for (const e of entries) this.put(e.path, { e, orig: e.path });
+  }
+
+  /** The entry currently at a path. */
+  get(path: string): VEntry | undefined {
+    return this.byPath.get(path);
+  }
+
+  /** Where the entry the scan found at `orig` is now (undefined once removed). */
+  whereIs(orig: string): string | undefined {
+    return this.pathOf.get(orig);
+  }
+
+  /** Every current path, in no particular order. */
+  paths(): IterableIterator<string> {
+    return this.byPath.keys();
+  }
+
+  /** Number of entries. */
+  get size(): number {
+    return this.byPath.size;
+  }
+
+  /** Places an entry at a path (replacing nothing: the caller removes occupants first). */
+  put(path: string, v: VEntry): void {
+    this.byPath.set(path, v);
+    this.pathOf.set(v.orig, path);
+    const parent = parentOf(path);
+    let set = this.kids.get(parent);
+    if (!set) {
+      set = new Set();
+      this.kids.set(parent, set);
+    }
+    set.add(path);
+  }
+
+  /** Removes the entry at a path and everything below it; returns what was removed, deepest last. */
+  removeTree(path: string): { path: string; v: VEntry }[] {
+    const out: { path: string; v: VEntry }[] = [];
+    this.collect(path, out);
+    for (const { path: p, v } of out) {
+      this.byPath.delete(p);
+      if (this.pathOf.get(v.orig) === p) this.pathOf.delete(v.orig);
+      this.kids.get(parentOf(p))?.delete(p);
+      this.kids.delete(p);
+    }
+    return out;
+  }
+
+  /** Moves the entry at `from` (with its subtree) to `to`; `to` must be free. */
+  move(from: string, to: string): void {
+    const removed = this.removeTree(from);
+    for (const { path, v } of removed) this.put(to + path.slice(from.length), v);
+  }
+
+  /** Paths below a folder (not the folder itself), parents before children. */
+  descendants(path: string): string[] {
+    const out: { path: string; v: VEntry }[] = [];
+    this.collect(path, out);
+    return out.slice(1).map((x) => x.path);
+  }
+
+  /** True when an entry lies at or below `dir`. */
+  hasWithin(dir: string, pred: (v: VEntry, path: string) => boolean): boolean {
+    const v = this.byPath.get(dir);
+    if (v && pred(v, dir)) return true;
+    for (const k of this.kids.get(dir) ?? []) if (isWithin(k, dir) && this.hasWithin(k, pred)) return true;
+    return false;
+  }
+
+  private collect(path: string, out: { path: string; v: VEntry }[]): void {
+    const v = this.byPath.get(path);
+    if (!v) return;
+    out.push({ path, v });
+    for (const k of this.kids.get(path) ?? []) this.collect(k, out);
+  }
+}

@@ -1,0 +1,72 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The real CLI entry point, as users run it. */
+export const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/foldersync.js');
+
+/** A spawned CLI whose output is collected and whose exit is awaited with a bound. */
+export interface Spawned {
+  readonly child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code (or 128+signal); rejects after `ms`, killing the process. */
+  exited(ms?: number): Promise<number>;
+  /** Resolves once stdout+stderr match `re`; rejects after `ms`. */
+  waitFor(re: RegExp, ms?: number): Promise<void>;
+}
+
+/**
+ * Spawns `node bin/foldersync.js …`. State and lock files go under `home` (XDG_STATE_HOME and
+ * TMPDIR point there), so a test never touches anything outside its temp folder.
+ */
+export function spawnCli(args: string[], opts: { home: string; stdin?: 'pipe' | 'ignore'; env?: NodeJS.ProcessEnv }): Spawned {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'],
+    env: { ...process.env, XDG_STATE_HOME: path.join(opts.home, 'state'), TMPDIR: opts.home, HOME: opts.home, ...opts.env },
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const exit = new Promise<number>((resolve) => {
+    child.on('exit', (code, signal) => resolve(code ?? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGTERM' ? 15 : 2)));
+  });
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited: (ms = 30_000) =>
+      new Promise<number>((resolve, reject) => {
+        const t = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`foldersync ${args.join(' ')} did not exit within ${ms} ms\nstdout: ${out}\nstderr: ${err}`));
+        }, ms);
+        exit.then((c) => {
+          clearTimeout(t);
+          resolve(c);
+        }, reject);
+      }),
+    waitFor: (re, ms = 15_000) =>
+      new Promise<void>((resolve, reject) => {
+        const started = Date.now();
+        const tick = (): void => {
+          if (re.test(out + err)) return resolve();
+          if (Date.now() - started > ms) return reject(new Error(`timed out waiting for ${re}\nstdout: ${out}\nstderr: ${err}`));
+          setTimeout(tick, 20);
+        };
+        tick();
+      }),
+  };
+}
+
+/** Runs the CLI to completion and returns its exit code and output. */
+export async function runCli(args: string[], opts: { home: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<{ code: number; stdout: string; stderr: string }> {
+  const s = spawnCli(args, opts);
+  const code = await s.exited(opts.timeoutMs ?? 30_000);
+  return { code, stdout: s.stdout(), stderr: s.stderr() };
+}

@@ -55,9 +55,9 @@ export function spawnCli(args: string[], opts: { home: string; stdin?: 'pipe' | 
       new Promise<void>((resolve, reject) => {
         const started = Date.now();
         const tick = (): void => {
-          if (re.test(out + err)) return resolve();
-          if (Date.now() - started > ms) return reject(new Error(`timed out waiting for ${re}\nstdout: ${out}\nstderr: ${err}`));
-          setTimeout(tick, 20);
+          if (re.test(out + err)) resolve();
+          else if (Date.now() - started > ms) reject(new Error(`timed out waiting for ${re}\nstdout: ${out}\nstderr: ${err}`));
+          else setTimeout(tick, 20);
         };
         tick();
       }),

@@ -44,21 +44,16 @@ export function writeTree(dir: string, spec: TreeSpec): void {
     const p = path.join(dir, name);
     if (typeof node === 'string' || Buffer.isBuffer(node)) {
       writeFileSync(p, node);
-    } else if ('$file' in node) {
-      writeFileSync(p, node.$file);
-      if (node.mode !== undefined) chmodSync(p, node.mode);
-      if (node.mtime !== undefined) utimesSync(p, node.mtime / 1000, node.mtime / 1000);
-    } else if ('$symlink' in node) {
-      symlinkSync(node.$symlink, p);
-    } else if ('$fifo' in node) {
-      execFileSync('mkfifo', [p]);
-    } else if ('$dir' in node) {
-      writeTree(p, node.$dir as TreeSpec);
-      if (node.mode !== undefined) chmodSync(p, node.mode as number);
-      if (node.mtime !== undefined) utimesSync(p, (node.mtime as number) / 1000, (node.mtime as number) / 1000);
-    } else {
-      writeTree(p, node as TreeSpec);
+      continue;
     }
+    const leaf = node as { $file?: string | Buffer; $symlink?: string; $fifo?: true; $dir?: TreeSpec; mode?: number; mtime?: number };
+    if (leaf.$file !== undefined) writeFileSync(p, leaf.$file);
+    else if (leaf.$symlink !== undefined) symlinkSync(leaf.$symlink, p);
+    else if (leaf.$fifo) execFileSync('mkfifo', [p]);
+    else writeTree(p, leaf.$dir ?? (node as TreeSpec));
+    if (leaf.$symlink !== undefined || leaf.$fifo) continue;
+    if (leaf.mode !== undefined) chmodSync(p, leaf.mode);
+    if (leaf.mtime !== undefined) utimesSync(p, leaf.mtime / 1000, leaf.mtime / 1000);
   }
 }
 

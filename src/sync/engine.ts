@@ -180,7 +180,7 @@ class Pass {
 
   private async scanReplica(scope: ScanScope): Promise<Snapshot> {
     try {
-      return await scan(this.s.replica, { filter: this.filter, signal: this.req.signal, scope });
+      return await scan(this.s.replica, { filter: this.filter, signal: this.req.signal, scope, specials: 'replace' });
     } catch (err) {
       this.req.signal?.throwIfAborted();
       // Only a dry run meets a replica that does not exist yet: it is simply empty.

@@ -25,7 +25,8 @@ export interface ExecuteOptions {
   readonly onResult: (r: ActionResult) => void;
 }
 
-const PARALLEL = new Set<Action['type']>(['copy', 'update', 'symlink', 'delete', 'attrs']);
+/** Which concurrent group an action may join; phases never mix (writes finish before deletes start). */
+const GROUP: Partial<Record<Action['type'], string>> = { copy: 'write', update: 'write', symlink: 'write', delete: 'delete', attrs: 'attrs' };
 
 /**
  * Applies a plan to the replica: the only code in foldersync that writes. Actions run in the
@@ -38,13 +39,14 @@ export async function execute(actions: readonly Action[], opts: ExecuteOptions):
   while (i < actions.length) {
     opts.signal?.throwIfAborted();
     const a = actions[i]!;
-    if (!parallel(a)) {
+    const group = groupOf(a);
+    if (group === null) {
       await ex.run(a);
       i++;
       continue;
     }
     let j = i;
-    while (j < actions.length && parallel(actions[j]!)) j++;
+    while (j < actions.length && groupOf(actions[j]!) === group) j++;
     const limit = pLimit(Math.max(1, opts.jobs));
     await Promise.all(actions.slice(i, j).map((x) => limit(() => ex.run(x))));
     i = j;
@@ -58,11 +60,9 @@ export async function removeStale(replica: string, stale: readonly string[]): Pr
   for (const rel of stale) await rm(abs(replica, rel), { recursive: true, force: true }).catch(() => undefined);
 }
 
-function parallel(a: Action): boolean {
-  if (!PARALLEL.has(a.type)) return false;
-  if (a.type === 'delete') return a.kind !== 'dir';
-  if (a.type === 'attrs') return a.kind !== 'dir';
-  return true;
+function groupOf(a: Action): string | null {
+  if ((a.type === 'delete' || a.type === 'attrs') && a.kind === 'dir') return null;
+  return GROUP[a.type] ?? null;
 }
 
 class Executor {

@@ -19,6 +19,12 @@ export interface ScanOptions {
   readonly concurrency?: number;
   /** Default: the whole tree. */
   readonly scope?: ScanScope;
+  /**
+   * What to do with fifos, sockets and devices: 'skip' them (the source: they are not
+   * mirrored) or list them as 'replace'-able files of impossible size (the replica: they do
+   * not belong there, so the planner replaces or deletes them).
+   */
+  readonly specials?: 'skip' | 'replace';
 }
 
 /** The whole tree. */
@@ -90,7 +96,7 @@ export async function scan(root: string, opts: ScanOptions = {}): Promise<Snapsh
       while (active < workers && queue.length > 0) {
         const job = queue.pop()!;
         active++;
-        listDir(root, job.dir, job.deep, snap, filter, queue).then(
+        listDir(root, job.dir, job.deep, snap, filter, queue, opts.specials ?? 'skip').then(
           () => {
             active--;
             pump();
@@ -143,6 +149,7 @@ async function listDir(
   snap: Snapshot,
   filter: Filter | undefined,
   queue: { dir: string; deep: boolean }[],
+  specials: 'skip' | 'replace',
 ): Promise<void> {
   let dirents: Dirent[];
   try {
@@ -155,7 +162,7 @@ async function listDir(
   }
   for (let i = 0; i < dirents.length; i += STAT_BATCH) {
     const batch = dirents.slice(i, i + STAT_BATCH);
-    await Promise.all(batch.map((d) => statChild(root, dir, d, deep, snap, filter, queue)));
+    await Promise.all(batch.map((d) => statChild(root, dir, d, deep, snap, filter, queue, specials)));
   }
 }
 
@@ -167,6 +174,7 @@ async function statChild(
   snap: Snapshot,
   filter: Filter | undefined,
   queue: { dir: string; deep: boolean }[],
+  specials: 'skip' | 'replace',
 ): Promise<void> {
   const rel = joinRel(dir, d.name);
   if (TMP_RE.test(d.name)) {
@@ -178,8 +186,13 @@ async function statChild(
     const st = await lstat(abs(root, rel));
     e = toEntry(rel, st, st.isSymbolicLink() ? await readlink(abs(root, rel)) : undefined);
     if (e === null) {
-      if (!filter?.excluded(rel, false)) snap.skipped.push(rel);
-      return;
+      if (filter?.excluded(rel, false)) return;
+      if (specials === 'skip') {
+        snap.skipped.push(rel);
+        return;
+      }
+      // Size -1 never equals a source file's: the planner replaces or deletes it, never hashes it.
+      e = { path: rel, kind: 'file', size: -1, mtimeMs: 0, ctimeMs: st.ctimeMs, mode: st.mode & 0o7777, ino: st.ino, dev: st.dev };
     }
   } catch (err) {
     if (!isGone(err)) snap.issues.push(issue(rel, 'lstat', err));

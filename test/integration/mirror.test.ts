@@ -28,7 +28,7 @@ function trickyTree(root: string): TreeSpec {
     '-rf': 'leading dash',
     '--help': { 'inside.txt': 'a folder named like an option' },
     ['n'.repeat(255)]: 'a 255-byte name',
-    ['\u00e9'.repeat(127) + 'x']: 'a 255-byte name in 2-byte characters',
+    [`${'\u00e9'.repeat(127)}x`]: 'a 255-byte name in 2-byte characters',
     'empty-file': '',
     'empty-folder': {},
     nested: deep(40),

@@ -20,8 +20,12 @@ export interface Spawned {
  * Spawns `node bin/foldersync.js …`. State and lock files go under `home` (XDG_STATE_HOME and
  * TMPDIR point there), so a test never touches anything outside its temp folder.
  */
-export function spawnCli(args: string[], opts: { home: string; stdin?: 'pipe' | 'ignore'; env?: NodeJS.ProcessEnv }): Spawned {
-  const child = spawn(process.execPath, [BIN, ...args], {
+export function spawnCli(
+  args: string[],
+  opts: { home: string; stdin?: 'pipe' | 'ignore'; env?: NodeJS.ProcessEnv; /** A command that runs node, e.g. setpriv to drop root. */ prefix?: readonly string[] },
+): Spawned {
+  const [cmd, ...pre] = [...(opts.prefix ?? []), process.execPath];
+  const child = spawn(cmd!, [...pre, BIN, ...args], {
     stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'],
     env: { ...process.env, XDG_STATE_HOME: path.join(opts.home, 'state'), TMPDIR: opts.home, HOME: opts.home, ...opts.env },
   });
@@ -65,7 +69,10 @@ export function spawnCli(args: string[], opts: { home: string; stdin?: 'pipe' | 
 }
 
 /** Runs the CLI to completion and returns its exit code and output. */
-export async function runCli(args: string[], opts: { home: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runCli(
+  args: string[],
+  opts: { home: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; prefix?: readonly string[] },
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const s = spawnCli(args, opts);
   const code = await s.exited(opts.timeoutMs ?? 30_000);
   return { code, stdout: s.stdout(), stderr: s.stderr() };

@@ -1,5 +1,5 @@
 import { unlinkSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
@@ -113,6 +113,7 @@ class Pass {
         return this.finish('errors', 'replica not writable');
       }
     }
+    const rootBefore = await rootId(s.source);
     let source: Snapshot;
     try {
       source = await scan(s.source, { filter: this.filter, signal: this.req.signal, scope });
@@ -123,6 +124,13 @@ class Pass {
       return this.finish('errors', 'source not readable');
     }
     const replica = await this.scanReplica(scope);
+    // A source renamed away or unmounted while it was listed leaves a listing that silently
+    // lacks whole folders (they vanished): trusting it would delete their replica copies.
+    if ((await rootId(s.source)) !== rootBefore) {
+      this.counts.errors++;
+      d.log.error({ path: s.source }, `the source ${s.source} vanished or was replaced while it was listed (renamed or unmounted?); nothing changed in the replica`);
+      return this.finish('errors', 'source vanished');
+    }
     for (const i of source.issues) {
       this.counts.errors++;
       d.log.error({ path: i.path, op: i.op, err: i.message }, `cannot ${i.op} ${i.path}: ${i.message}`);
@@ -175,6 +183,11 @@ class Pass {
     this.commitRecord(p, source, scope, full);
     await this.saving;
     await this.d.store?.commit();
+    if ((await rootId(s.source)) !== rootBefore) {
+      // Copies of a vanished source are skipped as "vanished", which alone would look like success.
+      this.counts.errors++;
+      d.log.error({ path: s.source }, `the source ${s.source} vanished or was replaced during the pass (renamed or unmounted?); what was not copied yet will be by the next pass`);
+    }
     return this.finish(this.counts.errors > 0 ? 'errors' : 'ok');
   }
 
@@ -347,6 +360,16 @@ export function recordOf(src: Entry, rep: Entry, hash: string | undefined, algo:
 function scopeTest(scope: ScanScope): (p: string) => boolean {
   const shallow = new Set(scope.shallow);
   return (p) => shallow.has(parentOf(p)) || scope.deep.some((d) => isWithin(p, d));
+}
+
+/** The identity (dev:ino) of the folder a path leads to, or null when it cannot be reached. */
+async function rootId(p: string): Promise<string | null> {
+  try {
+    const st = await stat(p);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return null;
+  }
 }
 
 function dirsOf(s: Snapshot): Map<string, Entry> {

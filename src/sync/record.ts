@@ -4,7 +4,7 @@ import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { describe, errCode } from '../errors.js';
+import { FsOpError, describe, errCode } from '../errors.js';
 import type { EntryKind, FileRecord, HashAlgo, RecordEntry } from './types.js';
 
 /**
@@ -58,7 +58,13 @@ export class RecordStore {
         }
         lines++;
       }
-      if (first) rewrite = true;
+      if (first) {
+        warning = `record ${file} is empty; rebuilding it`;
+        rewrite = true;
+      } else if (!rewrite && !(await endsWithNewline(file))) {
+        // A torn append: the next line must not be glued onto this one, so start afresh.
+        rewrite = true;
+      }
     } catch (err) {
       if (errCode(err) !== 'ENOENT') warning = `record ${file} could not be read (${describe(err)}); rebuilding it`;
       record.clear();
@@ -90,12 +96,18 @@ export class RecordStore {
     const text = `${this.pending.join('\n')}\n`;
     const n = this.pending.length;
     this.pending = [];
-    const fh = await open(this.file, 'a');
     try {
-      await fh.write(text);
-      await fh.datasync();
-    } finally {
-      await fh.close();
+      const fh = await open(this.file, 'a');
+      try {
+        await fh.write(text);
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      // Part of the text may be on disk: only a full rewrite from memory is sure to be whole.
+      this.rewrite = true;
+      throw new FsOpError('append to the record', this.file, err);
     }
     this.journal += n;
   }
@@ -122,33 +134,50 @@ export class RecordStore {
 
   /** Writes the whole record to a temp file, fsyncs it and renames it over the old one. */
   private async compact(): Promise<void> {
-    await mkdir(path.dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    const fh = await open(tmp, 'w', 0o600);
+    // One fixed temp name: a write killed half-way leaves one stale file that the next
+    // compaction overwrites, never a growing pile.
+    const tmp = `${this.file}.tmp`;
     try {
-      let buf = `${this.header}\n`;
-      for (const [p, e] of this.record) {
-        buf += `${encode(p, e)}\n`;
-        if (buf.length > 1 << 20) {
-          await fh.write(buf);
-          buf = '';
+      await mkdir(path.dirname(this.file), { recursive: true });
+      const fh = await open(tmp, 'w', 0o600);
+      try {
+        let buf = `${this.header}\n`;
+        for (const [p, e] of this.record) {
+          buf += `${encode(p, e)}\n`;
+          if (buf.length > 1 << 20) {
+            await fh.write(buf);
+            buf = '';
+          }
         }
+        await fh.write(buf);
+        await fh.sync();
+      } finally {
+        await fh.close();
       }
-      await fh.write(buf);
-      await fh.sync();
+      await rename(tmp, this.file);
     } catch (err) {
-      await fh.close();
       await unlink(tmp).catch(() => undefined);
-      throw err;
+      throw new FsOpError('write the record', this.file, err);
     }
-    await fh.close();
-    await rename(tmp, this.file);
     const dir = await open(path.dirname(this.file), 'r');
     await dir.sync().catch(() => undefined);
     await dir.close();
     this.pending = [];
     this.journal = this.record.size;
     this.rewrite = false;
+  }
+}
+
+/** True when the file's last byte is a newline (an append finished its line). */
+async function endsWithNewline(file: string): Promise<boolean> {
+  const fh = await open(file, 'r');
+  try {
+    const { size } = await fh.stat();
+    if (size === 0) return true;
+    const { bytesRead, buffer } = await fh.read(Buffer.alloc(1), 0, 1, size - 1);
+    return bytesRead === 1 && buffer[0] === 0x0a;
+  } finally {
+    await fh.close();
   }
 }
 

@@ -7,6 +7,7 @@ import { abs, depth, parentOf, sameMtime } from './paths.js';
 import { SafeDirs } from './safe-dirs.js';
 import { toEntry } from './scan.js';
 import type { Action, Entry } from './types.js';
+import { WritableDirs } from './writable-dirs.js';
 
 /** How one action ended; `rep` is the replica entry afterwards, `src` the source version used. */
 export type ActionResult =
@@ -67,11 +68,13 @@ function groupOf(a: Action): string | null {
 
 class Executor {
   private readonly safe: SafeDirs;
+  private readonly writable: WritableDirs;
   /** Folders whose mode and mtime must be (re)applied at the end, deepest first. */
   private readonly touched = new Set<string>();
 
   constructor(private readonly o: ExecuteOptions) {
     this.safe = new SafeDirs(o.replica);
+    this.writable = new WritableDirs(o.replica);
   }
 
   async run(a: Action): Promise<void> {
@@ -95,6 +98,7 @@ class Executor {
     await this.safe.check(parentOf(a.path));
     switch (a.type) {
       case 'mkdir': {
+    if (a.type !== 'attrs') await this.openDir(parentOf(a.path));
         try {
           await mkdir(target, { mode: 0o700 });
         } catch (err) {
@@ -108,6 +112,7 @@ class Executor {
         await this.safe.check(parentOf(a.from));
         try {
           await rename(abs(replica, a.from), target);
+        await this.openDir(parentOf(a.from));
         } catch (err) {
           throw new FsOpError('rename', `${a.from} -> ${a.path}`, err);
         }
@@ -116,6 +121,8 @@ class Executor {
           this.safe.forget(a.path);
         }
         if (a.stage) return { action: a, status: 'ok', bytes: 0 };
+          this.writable.forget(a.from);
+          this.writable.forget(a.path);
         if (a.kind === 'dir') {
           this.touched.add(a.path);
           return { action: a, status: 'ok', rep: await this.statRep(a.path), bytes: 0 };
@@ -157,12 +164,18 @@ class Executor {
         this.safe.forget(a.path);
         this.touched.delete(a.path);
         return { action: a, status: 'ok', bytes: 0 };
+        this.writable.forget(a.path);
       }
     }
   }
 
   /** Gives a replica file the source's mode and mtime without following a symlink. */
   private async fixFile(rel: string, src: Entry): Promise<Entry> {
+  /** Lets us write in a read-only replica folder; its mode is restored with the other folders at the end. */
+  private async openDir(rel: string): Promise<void> {
+    if (await this.writable.open(rel)) this.touched.add(rel);
+  }
+
     const p = abs(this.o.replica, rel);
     let fh: FileHandle | undefined;
     try {

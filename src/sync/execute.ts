@@ -96,9 +96,9 @@ class Executor {
     const { replica } = this.o;
     const target = abs(replica, a.path);
     await this.safe.check(parentOf(a.path));
+    if (a.type !== 'attrs') await this.openDir(parentOf(a.path));
     switch (a.type) {
       case 'mkdir': {
-    if (a.type !== 'attrs') await this.openDir(parentOf(a.path));
         try {
           await mkdir(target, { mode: 0o700 });
         } catch (err) {
@@ -110,19 +110,19 @@ class Executor {
       }
       case 'move': {
         await this.safe.check(parentOf(a.from));
+        await this.openDir(parentOf(a.from));
         try {
           await rename(abs(replica, a.from), target);
-        await this.openDir(parentOf(a.from));
         } catch (err) {
           throw new FsOpError('rename', `${a.from} -> ${a.path}`, err);
         }
         if (a.kind === 'dir') {
           this.safe.forget(a.from);
           this.safe.forget(a.path);
-        }
-        if (a.stage) return { action: a, status: 'ok', bytes: 0 };
           this.writable.forget(a.from);
           this.writable.forget(a.path);
+        }
+        if (a.stage) return { action: a, status: 'ok', bytes: 0 };
         if (a.kind === 'dir') {
           this.touched.add(a.path);
           return { action: a, status: 'ok', rep: await this.statRep(a.path), bytes: 0 };
@@ -162,20 +162,20 @@ class Executor {
           if (!isGone(err)) throw new FsOpError('rmdir', a.path, err);
         }
         this.safe.forget(a.path);
+        this.writable.forget(a.path);
         this.touched.delete(a.path);
         return { action: a, status: 'ok', bytes: 0 };
-        this.writable.forget(a.path);
       }
     }
   }
 
-  /** Gives a replica file the source's mode and mtime without following a symlink. */
-  private async fixFile(rel: string, src: Entry): Promise<Entry> {
   /** Lets us write in a read-only replica folder; its mode is restored with the other folders at the end. */
   private async openDir(rel: string): Promise<void> {
     if (await this.writable.open(rel)) this.touched.add(rel);
   }
 
+  /** Gives a replica file the source's mode and mtime without following a symlink. */
+  private async fixFile(rel: string, src: Entry): Promise<Entry> {
     const p = abs(this.o.replica, rel);
     let fh: FileHandle | undefined;
     try {

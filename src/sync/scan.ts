@@ -195,7 +195,11 @@ async function statChild(
       e = { path: rel, kind: 'file', size: -1, mtimeMs: 0, ctimeMs: st.ctimeMs, mode: st.mode & 0o7777, ino: st.ino, dev: st.dev };
     }
   } catch (err) {
-    if (!isGone(err)) snap.issues.push(issue(rel, 'lstat', err));
+    // A name that is not valid UTF-8 comes back from readdir with U+FFFD and cannot be found by
+    // that string again: report it, rather than silently leave it out of the mirror.
+    if (isGone(err) && d.name.includes('\uFFFD')) {
+      snap.issues.push({ path: rel, op: 'read the name of', message: 'it is not valid UTF-8; rename it', code: 'EILSEQ' });
+    } else if (!isGone(err)) snap.issues.push(issue(rel, 'lstat', err));
     return;
   }
   if (filter?.excluded(rel, e.kind === 'dir')) {

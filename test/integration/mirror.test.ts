@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, readdirSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { actions, changeCount, closePool, syncOnce } from '../helpers/pass.js';
@@ -58,6 +58,8 @@ describe('one pass over a tricky tree', () => {
     const src = path.join(t, 'src');
     const dst = path.join(t, 'a/b/dst');
     writeTree(src, trickyTree(src));
+    // Two names for one file: each is mirrored as a regular file.
+    linkSync(path.join(src, '^^^'), path.join(src, 'hard link to carets'));
 
     const first = await syncOnce({ source: src, replica: dst });
     expect(first.report.outcome).toBe('ok');
@@ -90,6 +92,21 @@ describe('one pass over a tricky tree', () => {
     expect(actions(second.lines)).toEqual([]);
     expect(second.report.bytes).toBe(0);
     expect(mirrorDiff(src, dst)).toEqual([]);
+  });
+
+  it('a name that is not valid UTF-8 is reported as an error, not silently left out; deletes wait', async () => {
+    const t = tempDir('fs-mirror-');
+    const src = `${t}/src`;
+    const dst = `${t}/dst`;
+    writeTree(src, { 'ok.txt': 'ok' });
+    writeTree(dst, { 'extra.txt': 'extra' });
+    writeFileSync(Buffer.concat([Buffer.from(`${src}/bad-`), Buffer.from([0xff, 0xfe]), Buffer.from('.txt')]), 'data');
+    const r = await syncOnce({ source: src, replica: dst });
+    expect(r.report.outcome).toBe('errors');
+    expect(r.lines.some((l) => l.level === 50 && String(l.path).startsWith('bad-') && /UTF-8/.test(String(l.err)))).toBe(true);
+    expect(existsSync(`${dst}/ok.txt`)).toBe(true);
+    // The source could not be read completely: nothing is deleted from the replica.
+    expect(existsSync(`${dst}/extra.txt`)).toBe(true);
   });
 
   it('logs one line per action with the replica-relative path and a complete summary', async () => {

@@ -142,7 +142,8 @@ class Executor {
       case 'attrs': {
         if (a.kind === 'dir') {
           this.touched.add(a.path);
-          return { action: a, status: 'ok', bytes: 0 };
+          // The record needs the folder's replica identity; the scan knew it under its old path if it moved.
+          return { action: a, status: 'ok', rep: await this.statRep(a.path), bytes: 0 };
         }
         return { action: a, status: 'ok', rep: await this.fixFile(a.path, a.src), bytes: 0 };
       }

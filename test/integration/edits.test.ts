@@ -1,4 +1,4 @@
-import { chmodSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { actions, changeCount, closePool, syncOnce } from '../helpers/pass.js';
@@ -28,7 +28,7 @@ interface Edit {
   readonly name: string;
   /** Edits the source (paths relative to src/w). */
   readonly edit: (w: string) => void;
-  /** What the pass after the edit logs, sorted: "action path". */
+  /** What the pass after the edit logs, sorted: "action path" ("move from -> path"). */
   readonly want: string[];
 }
 
@@ -109,6 +109,24 @@ const edits: Edit[] = [
     want: ['attrs w', 'symlink w/lnk'],
   },
   {
+    name: 'a file becomes a folder holding that file (g -> g/g)',
+    edit: (w) => {
+      renameSync(`${w}/g`, `${w}/tmp`);
+      mkdirSync(`${w}/g`);
+      renameSync(`${w}/tmp`, `${w}/g/g`);
+    },
+    want: ['attrs w', 'mkdir w/g', 'move w/g -> w/g/g'],
+  },
+  {
+    name: 'a folder is replaced by a file from inside it (sub/x -> sub)',
+    edit: (w) => {
+      renameSync(`${w}/sub/x`, `${w}/tmp`);
+      rmSync(`${w}/sub`, { recursive: true });
+      renameSync(`${w}/tmp`, `${w}/sub`);
+    },
+    want: ['attrs w', 'delete w/sub/deeper/y', 'move w/sub/x -> w/sub', 'rmdir w/sub', 'rmdir w/sub/deeper'],
+  },
+  {
     name: 'new files and folders',
     edit: (w) => writeTree(`${w}/sub/deeper`, { n: { m: 'new', o: {} }, z: '' }),
     want: ['attrs w/sub/deeper', 'copy w/sub/deeper/n/m', 'copy w/sub/deeper/z', 'mkdir w/sub/deeper/n', 'mkdir w/sub/deeper/n/o'],
@@ -116,7 +134,7 @@ const edits: Edit[] = [
 ];
 
 /** The sorted "action path" lines of a pass. */
-const logged = (lines: Parameters<typeof actions>[0]): string[] => actions(lines).map((a) => `${a.action} ${a.path}`).sort();
+const logged = (lines: Parameters<typeof actions>[0]): string[] => actions(lines).map((a) => `${a.action} ${a.from ? `${a.from} -> ` : ''}${a.path}`).sort();
 
 async function setup(): Promise<{ src: string; dst: string }> {
   const t = tempDir('fs-edits-');

@@ -37,6 +37,9 @@ function trickyTree(root: string): TreeSpec {
       'exec-0755': { $file: '#!/bin/sh\necho hi\n', mode: 0o755 },
       'readonly-0444': { $file: 'read only', mode: 0o444 },
       'ro-folder-0555': { $dir: { 'inside.txt': 'in a read-only folder', sub: {} }, mode: 0o555, mtime: MTIME },
+      'sticky-1777': { $dir: { s: 's' }, mode: 0o1777 },
+      'setgid-2755': { $dir: {}, mode: 0o2755 },
+      'setuid-4755': { $file: 'suid', mode: 0o4755 },
     },
     links: {
       relative: { $symlink: '../with spaces in it.txt' },
@@ -47,6 +50,9 @@ function trickyTree(root: string): TreeSpec {
     },
     fifo: { $fifo: true },
     'old-mtime': { $file: 'old', mtime: 946_684_800_000 },
+    'epoch-mtime': { $file: 'epoch', mtime: 0 },
+    'pre-1970-mtime': { $file: 'before the epoch', mtime: -86_400_123 },
+    'future-mtime': { $file: 'the future', mtime: 4_102_444_800_000 },
     'fraction-mtime': { $file: 'frac', mtime: MTIME + 0.5 },
     'big.bin': Buffer.alloc(3 * 1024 * 1024 + 7, 0xab),
   };

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
@@ -233,6 +233,20 @@ describe.concurrent('dry run', () => {
     expect(readState(f.t)).toEqual(beforeAll);
     expect(existsSync(f.logs)).toBe(false);
     expect(readdirSync(f.home)).toEqual([]);
+  });
+
+  it('leaves an existing record, replica and source untouched, and reports moves as moves', async () => {
+    const f = fixture();
+    const first = await runCli(['-s', f.src, '-r', f.dst, '--once'], { home: f.home });
+    expect(first.code, first.stderr).toBe(0);
+    rmSync(path.join(f.src, 'a.txt'));
+    writeFileSync(path.join(f.src, 'c.txt'), 'a new file');
+    renameSync(path.join(f.src, 'd'), path.join(f.src, 'd2'));
+    const before = readState(f.t);
+    const r = await runCli(['-s', f.src, '-r', f.dst, '--once', '-n'], { home: f.home });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('would ')).sort()).toEqual(['would copy c.txt', 'would delete a.txt', 'would move d -> d2']);
+    expect(readState(f.t)).toEqual(before);
   });
 
   it('does not create a missing replica', async () => {

@@ -1,13 +1,18 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { link, open, readFile, unlink } from 'node:fs/promises';
+import { link, open, readFile, unlink, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { errCode } from './errors.js';
+import { describe, errCode } from './errors.js';
 
 /** A held replica lock. */
 export interface Lock {
   readonly file: string;
+  /**
+   * Confirms the lock is still ours and touches it, so a temp-folder cleaner never sees it as
+   * old; puts it back if it vanished. Returns a warning to log, or undefined when all is well.
+   */
+  refresh(): Promise<string | undefined>;
   /** Releases the lock; idempotent. */
   release(): Promise<void>;
 }
@@ -56,30 +61,7 @@ export async function acquireLock(replica: string): Promise<Lock> {
   const file = lockPath(replica);
   const mine = `${process.pid} ${startTime(process.pid)}\n`;
   for (let attempt = 0; attempt < 5; attempt++) {
-    try {
-      // Write the pid first, then link it into place: the lock file never exists half-written.
-      const tmp = `${file}.${process.pid}.tmp`;
-      const fh = await open(tmp, 'w', 0o644);
-      await fh.writeFile(mine);
-      await fh.close();
-      try {
-        await link(tmp, file);
-      } finally {
-        await unlink(tmp).catch(() => undefined);
-      }
-      let released = false;
-      return {
-        file,
-        release: async () => {
-          if (released) return;
-          released = true;
-          const cur = await readFile(file, 'utf8').catch(() => '');
-          if (cur === mine) await unlink(file).catch(() => undefined);
-        },
-      };
-    } catch (err) {
-      if (errCode(err) !== 'EEXIST') throw err;
-    }
+    if (await linkLock(file, mine)) return held(file, mine);
     const text = await readFile(file, 'utf8').catch(() => '');
     const [pidText = '', start = ''] = text.trim().split(' ');
     const pid = Number(pidText);
@@ -88,5 +70,50 @@ export async function acquireLock(replica: string): Promise<Lock> {
     const again = await readFile(file, 'utf8').catch(() => null);
     if (again === text) await unlink(file).catch(() => undefined);
   }
-  throw new Error(`could not take the lock ${file}`);
+  throw new Error(`could not take the lock ${file}: it keeps changing`);
+}
+
+/** Creates the lock file atomically: the pid is written first, then linked into place. False if it exists. */
+async function linkLock(file: string, mine: string): Promise<boolean> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    const fh = await open(tmp, 'w', 0o644);
+    try {
+      await fh.writeFile(mine);
+    } finally {
+      await fh.close();
+    }
+    await link(tmp, file);
+    return true;
+  } catch (err) {
+    if (errCode(err) === 'EEXIST') return false;
+    throw new Error(`cannot create the lock file ${file}: ${describe(err)}`, { cause: err });
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+}
+
+function held(file: string, mine: string): Lock {
+  let released = false;
+  return {
+    file,
+    refresh: async () => {
+      if (released) return undefined;
+      const cur = await readFile(file, 'utf8').catch(() => null);
+      if (cur === mine) {
+        const now = new Date();
+        await utimes(file, now, now).catch(() => undefined);
+        return undefined;
+      }
+      if (cur === null && (await linkLock(file, mine).catch(() => false))) return `the lock file ${file} had vanished (a temp-folder cleaner?); it was put back`;
+      const other = (await readFile(file, 'utf8').catch(() => '')).trim().split(' ')[0] || 'unknown';
+      return `the lock file ${file} now names pid ${other}, not this process: another foldersync may be writing into the replica`;
+    },
+    release: async () => {
+      if (released) return;
+      released = true;
+      const cur = await readFile(file, 'utf8').catch(() => '');
+      if (cur === mine) await unlink(file).catch(() => undefined);
+    },
+  };
 }

@@ -10,7 +10,7 @@ export interface Logging {
   readonly log: Logger;
   /** Reopens foldersync.log (for logrotate); a no-op without --log-dir. */
   reopen(): void;
-  /** Writes out everything buffered; call before the process exits. */
+  /** Writes out everything buffered; call after each pass and before the process exits. */
   flush(): void;
 }
 
@@ -33,13 +33,39 @@ export function createLogging(opts: {
   const streams: pino.StreamEntry[] = [{ level: opts.level, stream: console }];
   let file: ReturnType<typeof pino.destination> | undefined;
   if (opts.logDir) {
-    file = pino.destination({ dest: path.join(opts.logDir, LOG_FILE), mkdir: true, sync: false, minLength: 4096 });
+    // Synchronous writes batched by 4 KB: nothing is left in flight when the process exits or
+    // the file is reopened, and flush() (after each pass, at exit) makes every line visible.
+    const dest = path.join(opts.logDir, LOG_FILE);
+    file = pino.destination({ dest, mkdir: true, sync: true, minLength: 4096 });
+    // A full disk or a vanished log folder must not kill a pass: say so on stderr, once per cause.
+    const errOut = opts.stderr ?? process.stderr;
+    const seen = new Set<string>();
+    file.on('error', (err: NodeJS.ErrnoException) => {
+      const why = err.code ?? err.message;
+      if (seen.has(why)) return;
+      seen.add(why);
+      errOut.write(`foldersync: cannot write the log file ${dest}: ${err.message}\n`);
+    });
     streams.push({ level: opts.level, stream: file });
   }
   const log = pino({ level: opts.level, base: undefined }, pino.multistream(streams));
   return {
     log,
-    reopen: () => file?.reopen(),
+    reopen: () => {
+      if (!file) return;
+      // Lines logged before the rotation belong in the old file.
+      try {
+        file.flushSync();
+      } catch {
+        // nothing buffered
+      }
+      try {
+        file.reopen();
+      } catch (err) {
+        // The old file stays open: lines keep going somewhere until the next SIGHUP.
+        log.warn({ err: String(err) }, `cannot reopen the log file: ${String(err)}`);
+      }
+    },
     flush: () => {
       try {
         file?.flushSync();

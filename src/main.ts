@@ -11,7 +11,8 @@ import { createEngine } from './sync/engine.js';
 import { HashPool } from './sync/hash-pool.js';
 import { RecordStore } from './sync/record.js';
 import type { PassReport } from './sync/types.js';
-import { startWatch } from './watch.js';
+import type { ScanScope } from './sync/scan.js';
+import { type Watcher, startWatch } from './watch.js';
 
 /** Exit codes, as in the contract. */
 export const EXIT = Object.freeze({ ok: 0, errors: 1, usage: 2, refused: 3, locked: 4, aborted: 130 });
@@ -56,21 +57,27 @@ export async function run(argv: readonly string[]): Promise<number> {
   const pool = new HashPool();
   let stop: StopControl | undefined;
   try {
-    if (!config.dryRun) lock = await acquireLock(config.replica);
-    const { store, warning } = await RecordStore.load(config.statePath, config.source, config.replica);
-    if (warning) logging.log.warn({ path: config.statePath }, warning);
-    const engine = createEngine(config, { log: logging.log, store, pool });
+    // Signals are ours from the start: a SIGTERM while the record loads is a graceful stop too.
     stop = installStop({
       stdin: config.once ? null : process.stdin,
       onHup: () => logging.reopen(),
       onSignal: (why) => logging.log.info({ signal: why }, why === 'second SIGINT' ? 'aborting the pass now' : `stopping (${why})`),
     });
+    if (!config.dryRun) lock = await acquireLock(config.replica);
+    const { store, warning } = await RecordStore.load(config.statePath, config.source, config.replica);
+    if (warning) logging.log.warn({ path: config.statePath }, warning);
+    const engine = createEngine(config, { log: logging.log, store, pool });
     const hard = stop.hard;
-    const runOne = async (scope?: Parameters<typeof engine.runPass>[0]): Promise<PassReport> => {
-      return engine.runPass({ signal: hard, ...scope });
+    const runOne = async (scope?: ScanScope): Promise<PassReport> => {
+      try {
+        return await engine.runPass({ signal: hard, ...(scope ? { scope } : {}) });
+      } finally {
+        // Every pass's lines reach the file when it ends, not when 4 KB have piled up.
+        logging.flush();
+      }
     };
     if (config.once) return exitCodeFor(await runOne());
-    return await daemon(config, logging, stop, runOne);
+    return await daemon(config, logging, stop, runOne, lock);
   } catch (err) {
     if (err instanceof LockedError) {
       process.stderr.write(`foldersync: ${err.message}\n`);
@@ -86,28 +93,43 @@ export async function run(argv: readonly string[]): Promise<number> {
   }
 }
 
+/** The daemon: passes on the schedule (and on watch nudges) until a stop; the exit code. */
 async function daemon(
   config: Config,
   logging: Logging,
   stop: StopControl,
-  runOne: (req?: { scope?: import('./sync/scan.js').ScanScope }) => Promise<PassReport>,
+  runOne: (scope?: ScanScope) => Promise<PassReport>,
+  lock: Lock | undefined,
 ): Promise<number> {
   const intervalMs = config.intervalMs!;
+  const log = logging.log;
   if (process.stdin.isTTY) process.stderr.write('foldersync is running; type quit to stop\n');
-  logging.log.info({ source: config.source, replica: config.replica, intervalMs }, `mirroring ${config.source} to ${config.replica} every ${formatDuration(intervalMs)}`);
-  const watcher = config.watch ? await startWatch(config, logging.log) : undefined;
+  log.info({ source: config.source, replica: config.replica, intervalMs }, `mirroring ${config.source} to ${config.replica} every ${formatDuration(intervalMs)}`);
+  let watcher: Watcher | undefined;
+  if (config.watch) {
+    try {
+      watcher = startWatch(config, log);
+    } catch (err) {
+      log.warn({ path: config.source, err: describe(err) }, `cannot watch ${config.source}: ${describe(err)}; passes run on the interval only`);
+    }
+  }
   try {
     const last = await runSchedule({
       intervalMs,
       stop: stop.graceful,
       ...(watcher ? { nudges: watcher } : {}),
       runPass: async (kind) => {
-        const scope = kind === 'nudge' ? watcher?.takeScope() : undefined;
-        return runOne(scope ? { scope } : {});
+        const warning = await lock?.refresh();
+        if (warning) log.warn({ path: lock?.file }, warning);
+        // A full pass covers every change seen so far; a nudged one only what the events touched.
+        const scope = watcher?.takeScope();
+        if (kind === 'interval') return runOne();
+        if (scope && scope.deep.length === 0 && scope.shallow.length === 0) return undefined;
+        return runOne(scope);
       },
     });
     if (last?.outcome === 'aborted' || stop.hard.aborted) return EXIT.aborted;
-    logging.log.info(`stopped (${stop.reason() ?? 'quit'})`);
+    log.info(`stopped (${stop.reason() ?? 'quit'})`);
     return EXIT.ok;
   } finally {
     await watcher?.close();

@@ -2,18 +2,27 @@ import path from 'node:path';
 import { type FSWatcher, watch } from 'chokidar';
 import type { Logger } from 'pino';
 import { DEFAULTS } from './config.js';
-import { describe } from './errors.js';
+import { describe, errCode } from './errors.js';
 import type { Nudges } from './scheduler.js';
 import { makeFilter } from './sync/filter.js';
-import { TMP_RE, parentOf } from './sync/paths.js';
+import { TMP_RE, ancestors, parentOf } from './sync/paths.js';
 import type { ScanScope } from './sync/scan.js';
 
 /** More changed paths than this in one burst: rescan everything instead. */
 const MAX_SCOPED_PATHS = 2_000;
 
+/** A scope that covers nothing: no change was seen. */
+const NOTHING: ScanScope = Object.freeze({ deep: Object.freeze([]), shallow: Object.freeze([]) });
+
 /** A running watcher: a nudge source for the scheduler that also says what changed. */
 export interface Watcher extends Nudges {
-  /** The changed paths since the last call, as a scan scope (undefined: rescan everything). */
+  /** Settles once the initial crawl is done and every folder is watched (never rejects). */
+  readonly ready: Promise<void>;
+  /**
+   * Takes the changed paths seen so far and forgets them (and any pending nudge): the
+   * changed paths and their parent folders as a scan scope, `undefined` when too much changed
+   * to list (rescan everything), or an empty scope when nothing changed.
+   */
   takeScope(): ScanScope | undefined;
   /** Stops watching; idempotent. */
   close(): Promise<void>;
@@ -23,13 +32,15 @@ export interface Watcher extends Nudges {
  * Watches the source with chokidar and turns bursts of events into one nudge: after a quiet
  * period, or at the latest after a maximum wait so a tree that is always busy still syncs. The
  * watcher is only a hint; the interval pass stays a full rescan that catches what it missed.
- * Its failures (inotify limits, vanished folders) are warnings, never fatal.
+ * Its failures (inotify limits, vanished folders) are warnings, never fatal. Returns at once;
+ * the initial crawl of a big tree runs alongside the first pass.
  */
-export async function startWatch(
+export function startWatch(
   cfg: { readonly source: string; readonly excludes: readonly string[] },
   log: Logger,
-  timing: { quietMs: number; maxWaitMs: number } = { quietMs: DEFAULTS.watchQuietMs, maxWaitMs: DEFAULTS.watchMaxWaitMs },
-): Promise<Watcher> {
+  timing: { quietMs: number; maxWaitMs: number; maxPaths?: number } = { quietMs: DEFAULTS.watchQuietMs, maxWaitMs: DEFAULTS.watchMaxWaitMs },
+): Watcher {
+  const maxPaths = timing.maxPaths ?? MAX_SCOPED_PATHS;
   const filter = makeFilter(cfg.excludes);
   const changed = new Set<string>();
   let overflow = false;
@@ -37,11 +48,17 @@ export async function startWatch(
   let waiter: (() => void) | undefined;
   let quiet: NodeJS.Timeout | undefined;
   let maxWait: NodeJS.Timeout | undefined;
+  let closed = false;
 
-  const fire = (): void => {
+  const clearTimers = (): void => {
     clearTimeout(quiet);
     clearTimeout(maxWait);
     quiet = maxWait = undefined;
+  };
+
+  const fire = (): void => {
+    clearTimers();
+    if (closed || (changed.size === 0 && !overflow)) return;
     fired = true;
     const w = waiter;
     waiter = undefined;
@@ -50,9 +67,9 @@ export async function startWatch(
 
   const onEvent = (event: string, abs: string): void => {
     const rel = path.relative(cfg.source, abs).split(path.sep).join('/');
-    if (rel.startsWith('..')) return;
-    log.trace({ event, path: rel }, `watch: ${event} ${rel}`);
-    if (changed.size >= MAX_SCOPED_PATHS) overflow = true;
+    if (rel.startsWith('..') || path.isAbsolute(rel)) return;
+    log.trace({ event, path: rel }, `watch: ${event} ${rel || '.'}`);
+    if (changed.size >= maxPaths) overflow = true;
     else changed.add(rel);
     clearTimeout(quiet);
     quiet = setTimeout(fire, timing.quietMs);
@@ -67,16 +84,31 @@ export async function startWatch(
     return !filter.empty && (filter.excluded(rel, false) || filter.excluded(rel, true));
   };
 
-  const w: FSWatcher = watch(cfg.source, { ignoreInitial: true, followSymlinks: false, ignored, alwaysStat: false });
-  w.on('all', onEvent);
-  w.on('error', (err: unknown) => {
-    log.warn({ err: describe(err) }, `watch: ${describe(err)}; changes are still picked up by the interval pass (raise fs.inotify.max_user_watches if the limit was reached)`);
-  });
-  await new Promise<void>((resolve) => w.once('ready', () => resolve()));
-  log.debug({ path: cfg.source }, 'watching the source for changes');
+  // One warning per kind of failure: past the inotify limit every further folder fails the same way.
+  const warned = new Map<string, number>();
+  const onError = (err: unknown): void => {
+    const code = errCode(err) ?? 'other';
+    const seen = warned.get(code) ?? 0;
+    warned.set(code, seen + 1);
+    if (seen > 0) {
+      log.debug({ err: describe(err) }, `watch: ${describe(err)}`);
+      return;
+    }
+    const hint = code === 'ENOSPC' ? ' (the inotify watch limit is reached: raise fs.inotify.max_user_watches)' : code === 'EMFILE' ? ' (too many open files: raise the limit)' : '';
+    log.warn({ err: describe(err) }, `watch: ${describe(err)}${hint}; changes there are still picked up by the interval pass`);
+  };
 
-  let closed = false;
+  // atomic: false, because chokidar's editor-save merging hides source files named like
+  // backups (`notes~`, `.x.swp`) and delays deletions; the debounce already merges bursts.
+  const w: FSWatcher = watch(cfg.source, { ignoreInitial: true, followSymlinks: false, ignored, alwaysStat: false, atomic: false });
+  w.on('all', onEvent);
+  w.on('error', onError);
+  const ready = new Promise<void>((resolve) => w.once('ready', () => resolve())).then(() => {
+    if (!closed) log.info({ path: cfg.source }, 'watching the source for changes');
+  });
+
   return {
+    ready,
     next: (signal) =>
       new Promise<void>((resolve) => {
         if (fired) {
@@ -84,6 +116,7 @@ export async function startWatch(
           resolve();
           return;
         }
+        if (signal.aborted) return;
         const done = (): void => {
           signal.removeEventListener('abort', onAbort);
           fired = false;
@@ -100,16 +133,26 @@ export async function startWatch(
       const all = overflow;
       changed.clear();
       overflow = false;
-      if (all || paths.length === 0) return undefined;
-      const shallow = new Set(paths.map(parentOf));
-      return { deep: paths, shallow: [...shallow] };
+      fired = false;
+      clearTimers();
+      // The root itself changed (or too much did): only a full rescan can say what.
+      if (all || paths.includes('')) return undefined;
+      if (paths.length === 0) return NOTHING;
+      const deep = outermost(paths);
+      return { deep, shallow: [...new Set(deep.map(parentOf))] };
     },
     close: async () => {
       if (closed) return;
       closed = true;
-      clearTimeout(quiet);
-      clearTimeout(maxWait);
+      clearTimers();
+      waiter = undefined;
       await w.close();
     },
   };
+}
+
+/** Drops the paths that lie inside another one of them: a deep scan of a folder covers its content. */
+function outermost(paths: readonly string[]): string[] {
+  const all = new Set(paths);
+  return paths.filter((p) => !ancestors(p).some((a) => all.has(a)));
 }

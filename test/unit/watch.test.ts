@@ -1,0 +1,104 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Watcher, startWatch } from '../../src/watch.js';
+import { cleanupTemps, tempDir, writeTree } from '../helpers/tree.js';
+
+const watchers: Watcher[] = [];
+afterEach(async () => {
+  for (const w of watchers.splice(0)) await w.close();
+  cleanupTemps();
+});
+
+const log = pino({ level: 'silent' });
+
+async function watching(src: string, excludes: string[] = [], timing: { quietMs: number; maxWaitMs: number; maxPaths?: number } = { quietMs: 30, maxWaitMs: 300 }): Promise<Watcher> {
+  const w = startWatch({ source: src, excludes }, log, timing);
+  watchers.push(w);
+  await w.ready;
+  return w;
+}
+
+/** Resolves true on a nudge, false after `ms`. */
+function nudged(w: Watcher, ms: number): Promise<boolean> {
+  const cancel = new AbortController();
+  return Promise.race([
+    w.next(cancel.signal).then(() => true),
+    new Promise<boolean>((r) => setTimeout(() => r(false), ms)),
+  ]).finally(() => cancel.abort());
+}
+
+describe('startWatch', () => {
+  it('turns a change into one nudge whose scope is the changed paths and their parents', async () => {
+    const d = tempDir();
+    writeTree(d, { a: { b: 'x' }, c: 'y' });
+    const w = await watching(d);
+    expect(w.takeScope()).toEqual({ deep: [], shallow: [] });
+    writeFileSync(path.join(d, 'a', 'b'), 'changed');
+    writeFileSync(path.join(d, 'a', 'new'), 'n');
+    expect(await nudged(w, 3000)).toBe(true);
+    const scope = w.takeScope();
+    expect([...(scope?.deep ?? [])].sort()).toEqual(['a/b', 'a/new']);
+    expect(scope?.shallow).toEqual(['a']);
+    // Taken: nothing more to report, no further nudge.
+    expect(w.takeScope()).toEqual({ deep: [], shallow: [] });
+    expect(await nudged(w, 200)).toBe(false);
+  });
+
+  it('ignores its own temp files and excluded paths', async () => {
+    const d = tempDir();
+    writeTree(d, { keep: {} });
+    const w = await watching(d, ['*.log']);
+    writeFileSync(path.join(d, '.foldersync-1-abc.tmp'), 't');
+    writeFileSync(path.join(d, 'x.log'), 'l');
+    expect(await nudged(w, 300)).toBe(false);
+    writeFileSync(path.join(d, 'keep', 'notes~'), 'backup-looking names are real files too');
+    expect(await nudged(w, 3000)).toBe(true);
+    expect(w.takeScope()?.deep).toEqual(['keep/notes~']);
+  });
+
+  it('a tree that never goes quiet still nudges after the maximum wait', async () => {
+    const d = tempDir();
+    const w = await watching(d, [], { quietMs: 200, maxWaitMs: 400 });
+    const t0 = Date.now();
+    let i = 0;
+    const busy = setInterval(() => writeFileSync(path.join(d, `f${i++}`), 'x'), 40);
+    try {
+      expect(await nudged(w, 3000)).toBe(true);
+    } finally {
+      clearInterval(busy);
+    }
+    expect(Date.now() - t0).toBeLessThan(1500);
+  });
+
+  it('a new folder is one deep path, however much it holds', async () => {
+    const d = tempDir();
+    const w = await watching(d);
+    mkdirSync(path.join(d, 'many'));
+    for (let i = 0; i < 300; i++) writeFileSync(path.join(d, 'many', `f${i}`), '');
+    expect(await nudged(w, 5000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(w.takeScope()).toEqual({ deep: ['many'], shallow: [''] });
+  });
+
+  it('more changed paths than the limit mean a full rescan', async () => {
+    const d = tempDir();
+    writeTree(d, { dir: {} });
+    const w = await watching(d, [], { quietMs: 30, maxWaitMs: 300, maxPaths: 20 });
+    for (let i = 0; i < 30; i++) writeFileSync(path.join(d, 'dir', `f${i}`), '');
+    expect(await nudged(w, 5000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(w.takeScope()).toBeUndefined();
+    expect(w.takeScope()).toEqual({ deep: [], shallow: [] });
+  });
+
+  it('close is idempotent and ends pending waits quietly', async () => {
+    const d = tempDir();
+    const w = await watching(d);
+    await w.close();
+    await w.close();
+    writeFileSync(path.join(d, 'late'), 'x');
+    expect(await nudged(w, 200)).toBe(false);
+  });
+});

@@ -75,6 +75,7 @@ class Planner {
   private readonly released = new Map<string, string>();
   private readonly missing = new Map<string, { side: Side; path: string }>();
   private readonly dirMoves: MoveDecision[] = [];
+  private asides = 0;
   /** Source paths that could not be listed: nothing of the replica below them is touched. */
   private readonly protect: string[];
 
@@ -144,7 +145,11 @@ class Planner {
     if (from === undefined || from === to || isWithin(to, from) || isWithin(from, to)) return false;
     if (this.isProtected(from) || this.tree.get(to)?.e.kind === 'dir') return false;
     if (this.src.get(from)?.kind === 'dir' && this.src.get(from)?.ino === this.tree.get(from)?.e.ino) return false;
-    if (this.tree.get(to)) this.tree.removeTree(to);
+    const occupant = this.tree.get(to);
+    // A file in the way may be wanted elsewhere (a folder and a file swapping names): set it
+    // aside in the model, where it stays a move candidate; emit stages it on disk likewise.
+    if (occupant?.e.kind === 'file') this.tree.move(to, `\0aside${this.asides++}`);
+    else if (occupant) this.tree.removeTree(to);
     this.tree.move(from, to);
     this.dirMoves.push({ orig, to });
     return true;
@@ -188,6 +193,7 @@ class Planner {
   /** Size and mtime decide, unless --checksum asks for content or the replica file was touched behind our back. */
   private compareFile(s: Entry, v: VEntry, rec: RecordEntry | undefined): { differs: boolean; hash?: string } {
     if (s.size !== v.e.size || !sameMtime(s.mtimeMs, v.e.mtimeMs)) return { differs: true };
+    if (this.cameFromElsewhere(s, rec)) return { differs: true };
     const drifted = rec !== undefined && rec.kind === 'file' && (rec.rIno !== v.e.ino || rec.rCtimeMs !== v.e.ctimeMs);
     if (!this.opts.checksum && !drifted) {
       const hs = this.knownSrcHash(s);
@@ -220,15 +226,21 @@ class Planner {
     }
     for (const list of bySize.values()) list.sort(cmp);
     const used = new Set<string>();
+    // Renames the record proves come first: a content match must not take their replica file
+    // (and costs hashing), e.g. `cp x y; mv x z` moves x to z and copies y.
+    const byContent: Entry[] = [];
     for (const need of d.needs) {
       const s = need.s;
       const byId = this.matchByIdentity(s, freed, used);
-      if (byId !== undefined) {
-        used.add(byId.path);
-        const orig = this.tree.get(byId.path)!.orig;
-        moves.push(byId.hash === undefined ? { orig, to: s.path } : { orig, to: s.path, hash: byId.hash });
+      if (byId === undefined) {
+        byContent.push(s);
         continue;
       }
+      used.add(byId.path);
+      const orig = this.tree.get(byId.path)!.orig;
+      moves.push(byId.hash === undefined ? { orig, to: s.path } : { orig, to: s.path, hash: byId.hash });
+    }
+    for (const s of byContent) {
       if (s.size === 0) continue;
       const cands = (bySize.get(s.size) ?? []).filter((c) => c !== s.path && !used.has(c));
       if (cands.length === 0) continue;
@@ -242,6 +254,19 @@ class Planner {
       moves.push({ orig: this.tree.get(c)!.orig, to: s.path, hash: hs });
     }
     return moves;
+  }
+
+  /**
+   * True when the source file at this path is, by its inode, the file the record mirrored at
+   * another path (files swapped or rotated with equal sizes and mtimes): size and mtime prove
+   * nothing then, and the rename is found by identity.
+   */
+  private cameFromElsewhere(s: Entry, rec: RecordEntry | undefined): boolean {
+    if (rec === undefined || (rec.sIno === s.ino && rec.sDev === s.dev)) return false;
+    const prev = this.released.get(`${s.dev}:${s.ino}`);
+    if (prev === undefined || prev === s.path) return false;
+    const old = this.record.get(prev)!;
+    return old.kind === 'file' && old.size === s.size && sameMtime(old.mtimeMs, s.mtimeMs);
   }
 
   /** A renamed file keeps its inode: the record says where its replica copy is. */

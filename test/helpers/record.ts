@@ -1,0 +1,34 @@
+import { lstatSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { RecordStore } from '../../src/sync/record.js';
+
+/**
+ * Lists every way the record on disk disagrees with the replica: a replica entry without a
+ * record line, a record line for a path that is not there, or one whose replica inode, kind,
+ * size or mtime is not what the replica holds. Empty when the record tells the truth.
+ */
+export async function recordProblems(statePath: string, source: string, replica: string): Promise<string[]> {
+  const { store, warning } = await RecordStore.load(statePath, source, replica);
+  const problems: string[] = warning ? [`warning: ${warning}`] : [];
+  const seen = new Set<string>();
+  const walk = (rel: string): void => {
+    for (const name of readdirSync(path.join(replica, rel))) {
+      const r = rel ? `${rel}/${name}` : name;
+      const st = lstatSync(path.join(replica, r));
+      seen.add(r);
+      const rec = store.record.get(r);
+      const kind = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
+      if (!rec) problems.push(`no record line for replica ${kind} ${r}`);
+      else {
+        if (rec.kind !== kind) problems.push(`${r}: recorded as ${rec.kind}, is ${kind}`);
+        if (rec.rIno !== st.ino) problems.push(`${r}: recorded inode ${rec.rIno}, replica has ${st.ino}`);
+        if (kind === 'file' && rec.size !== st.size) problems.push(`${r}: recorded size ${rec.size}, replica has ${st.size}`);
+        if (kind !== 'symlink' && Math.abs(rec.mtimeMs - st.mtimeMs) >= 1) problems.push(`${r}: recorded mtime ${rec.mtimeMs}, replica has ${st.mtimeMs}`);
+      }
+      if (st.isDirectory()) walk(r);
+    }
+  };
+  walk('');
+  for (const p of store.record.keys()) if (!seen.has(p)) problems.push(`record line for ${p}, which the replica does not have`);
+  return problems;
+}

@@ -317,6 +317,28 @@ describe('hard cases', () => {
     await exact(t);
   });
 
+  it('a folder renamed, with a subfolder inside renamed too', async () => {
+    const t = await mirrored({ a: { x: { f1: body('1', 100), f2: body('2', 200) }, g: body('g', 300) } });
+    const [ia, ix] = [ino(`${t.dst}/a`), ino(`${t.dst}/a/x`)];
+    renameSync(`${t.src}/a`, `${t.src}/b`);
+    renameSync(`${t.src}/b/x`, `${t.src}/b/y`);
+    const { report, lines } = await t.pass();
+    expect(moves(lines)).toEqual(['a -> b', 'a/x -> b/y']);
+    expect(report).toMatchObject({ move: 2, copy: 0, delete: 0, hashed: 0 });
+    expect([ino(`${t.dst}/b`), ino(`${t.dst}/b/y`)]).toEqual([ia, ix]);
+    await exact(t);
+  });
+
+  it('a folder moved onto a deleted folder of the same name: nothing is copied', async () => {
+    const t = await mirrored({ a: { f1: body('1', 100), f2: body('2', 200) }, b: { old: body('o', 50) } });
+    rmSync(`${t.src}/b`, { recursive: true });
+    renameSync(`${t.src}/a`, `${t.src}/b`);
+    const { report } = await t.pass();
+    expect(report).toMatchObject({ copy: 0, update: 0, bytes: 0 });
+    expect(report.move).toBeGreaterThanOrEqual(1);
+    await exact(t);
+  });
+
   it('every log line of a move names it once', async () => {
     const t = await mirrored({ d: { f: body('F', 100) } });
     renameSync(`${t.src}/d`, `${t.src}/e`);

@@ -116,7 +116,7 @@ describe('a same-size edit with the mtime put back', () => {
     const p = `${t.dst}/f2.txt`;
     const st = statSync(p);
     const data = readFileSync(p);
-    data[5] ^= 1;
+    data[5] = (data[5] ?? 0) ^ 1;
     writeFileSync(`${t.dst}/elsewhere`, data);
     utimesSync(`${t.dst}/elsewhere`, st.atimeMs / 1000, st.mtimeMs / 1000);
     renameSync(`${t.dst}/elsewhere`, p);

@@ -137,6 +137,10 @@ export class RecordStore {
     // One fixed temp name: a write killed half-way leaves one stale file that the next
     // compaction overwrites, never a growing pile.
     const tmp = `${this.file}.tmp`;
+    // The pass goes on recording while the file is written: changes queued before now are in
+    // the Map and so in the new file; later ones may have been missed, so they stay queued.
+    const settled = this.pending.length;
+    let written = 0;
     try {
       await mkdir(path.dirname(this.file), { recursive: true });
       const fh = await open(tmp, 'w', 0o600);
@@ -144,6 +148,7 @@ export class RecordStore {
         let buf = `${this.header}\n`;
         for (const [p, e] of this.record) {
           buf += `${encode(p, e)}\n`;
+          written++;
           if (buf.length > 1 << 20) {
             await fh.write(buf);
             buf = '';
@@ -162,8 +167,8 @@ export class RecordStore {
     const dir = await open(path.dirname(this.file), 'r');
     await dir.sync().catch(() => undefined);
     await dir.close();
-    this.pending = [];
-    this.journal = this.record.size;
+    this.pending = this.pending.slice(settled);
+    this.journal = written;
     this.rewrite = false;
   }
 }

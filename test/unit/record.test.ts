@@ -362,6 +362,36 @@ describe('a damaged record is a warning, rebuilt by the next pass', () => {
   });
 });
 
+describe('saving while a pass goes on', () => {
+  it('changes made while a compaction runs are not lost', async () => {
+    const file = path.join(tempDir(), 'r.record');
+    const { store } = await RecordStore.load(file, SRC, REP);
+    for (let i = 0; i < 60_000; i++) store.set(`p${i}`, entry(i));
+    // The pass keeps recording finished actions while the whole record is being written.
+    let n = 0;
+    let writing = true;
+    const meanwhile = (async () => {
+      while (writing) {
+        store.set('p0', entry(0, { size: ++n }));
+        store.set(`new${n}`, entry(n));
+        store.delete(`p${n}`);
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    await store.commit(); // a new record: written whole
+    writing = false;
+    await meanwhile;
+    expect(n).toBeGreaterThan(2); // the writes did overlap
+    await store.commit();
+    const loaded = await RecordStore.load(file, SRC, REP);
+    expect(loaded.warning).toBeUndefined();
+    expect(loaded.store.record.get('p0')?.size).toBe(n);
+    expect(loaded.store.record.size).toBe(store.record.size);
+    expect(loaded.store.record.has(`new${n}`)).toBe(true);
+    expect(loaded.store.record.has(`p${n}`)).toBe(false);
+  });
+});
+
 describe('a failed save', () => {
   it('loses nothing: the next save rewrites the whole record from memory', async () => {
     const file = path.join(tempDir(), 'r.record');

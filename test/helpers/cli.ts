@@ -37,8 +37,9 @@ export function spawnCli(
   child.stderr?.on('data', (d: Buffer) => {
     err += d.toString();
   });
+  // 'close', not 'exit': under load 'exit' can come before the last stdout/stderr data is read.
   const exit = new Promise<number>((resolve) => {
-    child.on('exit', (code, signal) => resolve(code ?? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGTERM' ? 15 : 2)));
+    child.on('close', (code, signal) => resolve(code ?? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGTERM' ? 15 : 2)));
   });
   return {
     child,

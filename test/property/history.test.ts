@@ -141,6 +141,13 @@ function apply(w: World, o: Exclude<Op, { op: 'pass' }>): string | null {
       if (k === 'dir' || (k === null && full) || !parents(root, o.path)) return null;
       if (k === 'symlink') unlinkSync(p);
       writeFileSync(p, o.data);
+      if (onReplica) {
+        // A hand edit made at another moment than any source write: a replica file that merely
+        // matches in size and in mtime to the millisecond is taken as in sync, by design (no
+        // --checksum), and two writes within one millisecond would fake exactly that.
+        w.clock += 1_000_123;
+        utimesSync(p, w.clock / 1000, w.clock / 1000);
+      }
       return `${o.op} ${o.path} ${show(o.data)}`;
     case 'append':
       if (k !== 'file') return null;

@@ -111,6 +111,8 @@ class Executor {
       case 'move': {
         await this.safe.check(parentOf(a.from));
         await this.openDir(parentOf(a.from));
+        // A folder moved to another parent gets its '..' entry rewritten: that needs write permission on the folder itself.
+        if (a.kind === 'dir' && parentOf(a.from) !== parentOf(a.path)) await this.openDir(a.from);
         try {
           await rename(abs(replica, a.from), target);
         } catch (err) {

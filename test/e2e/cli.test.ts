@@ -308,10 +308,14 @@ describe.concurrent('--once', () => {
     expect(mirrorDiff(f.src, f.dst)).toEqual([]);
   });
 
-  it.skipIf(unprivileged === null)('unprivileged: read-only source folders and files can be updated in later passes', async () => {
+  it.skipIf(unprivileged === null)('unprivileged: read-only folders and files can be updated, emptied and moved in later passes', async () => {
     const f = fixture();
     rmSync(f.src, { recursive: true });
-    writeTree(f.src, { ro: { $dir: { 'f.txt': { $file: 'v1', mode: 0o444 }, gone: 'x', sub: { $dir: { s: 's' }, mode: 0o555 } }, mode: 0o555 } });
+    writeTree(f.src, {
+      ro: { $dir: { 'f.txt': { $file: 'v1', mode: 0o444 }, gone: 'x', sub: { $dir: { s: 's' }, mode: 0o555 } }, mode: 0o555 },
+      a: { moving: { $dir: { m: 'a read-only folder that moves' }, mode: 0o555 } },
+      b: {},
+    });
     handOver(f.src, f.home, path.join(f.t, 'out'));
     const as = unprivileged?.length ? { prefix: unprivileged } : {};
     const first = await runCli(['-s', f.src, '-r', f.dst, '--once'], { home: f.home, ...as });
@@ -326,9 +330,12 @@ describe.concurrent('--once', () => {
     chmodSync(path.join(f.src, 'ro', 'f.txt'), 0o444);
     rmSync(path.join(f.src, 'ro', 'sub'), { recursive: true, force: true });
     chmodSync(path.join(f.src, 'ro'), 0o555);
+    // A read-only folder moved to another parent: renaming it rewrites its '..' entry.
+    renameSync(path.join(f.src, 'a', 'moving'), path.join(f.src, 'b', 'moving'));
     handOver(f.src);
     const second = await runCli(['-s', f.src, '-r', f.dst, '--once'], { home: f.home, ...as });
     expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toMatch(/move a\/moving -> b\/moving/);
     expect(mirrorDiff(f.src, f.dst)).toEqual([]);
   });
 });

@@ -83,6 +83,8 @@ class Executor {
     try {
       r = await this.apply(a);
     } catch (err) {
+      // A hard stop ends the whole run now, not action by action: it is not this action's failure.
+      if (this.o.signal?.aborted) throw err;
       r = { action: a, status: 'error', error: err instanceof Error ? err : new Error(String(err)) };
     }
     if (r.status === 'ok') {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, appendFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { createReadStream, appendFileSync, openSync, fsyncSync, closeSync, mkdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
@@ -120,7 +120,9 @@ export class RecordStore {
 
   /** Saves pending changes synchronously: for a hard stop that cannot wait. */
   flushSync(): void {
-    if (this.pending.length === 0 || this.rewrite) return;
+    // No valid file yet (first pass, or a damaged one): only a whole new file can hold the entries.
+    if (this.rewrite) return this.compactSync();
+    if (this.pending.length === 0) return;
     const text = `${this.pending.join('\n')}\n`;
     this.pending = [];
     appendFileSync(this.file, text);
@@ -130,6 +132,43 @@ export class RecordStore {
     } finally {
       closeSync(fd);
     }
+  }
+
+  /**
+   * compact(), synchronously, for a hard stop. Its own temp name: an async compaction may be
+   * writing `.tmp` right now; whichever renames last leaves a complete record either way.
+   */
+  private compactSync(): void {
+    const tmp = `${this.file}.abort.tmp`;
+    try {
+      mkdirSync(path.dirname(this.file), { recursive: true });
+      const fd = openSync(tmp, 'w', 0o600);
+      try {
+        let buf = `${this.header}\n`;
+        for (const [p, e] of this.record) {
+          buf += `${encode(p, e)}\n`;
+          if (buf.length > 1 << 20) {
+            writeSync(fd, buf);
+            buf = '';
+          }
+        }
+        writeSync(fd, buf);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, this.file);
+    } catch (err) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // never created
+      }
+      throw new FsOpError('write the record', this.file, err);
+    }
+    this.pending = [];
+    this.journal = this.record.size;
+    this.rewrite = false;
   }
 
   /** Writes the whole record to a temp file, fsyncs it and renames it over the old one. */

@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { chmod, copyFile, lstat, rename, symlink, unlink, utimes } from 'node:fs/promises';
 import { FsOpError, isGone } from '../errors.js';
 import { abs, joinRel, parentOf, tmpName } from './paths.js';
+import { openSourceFile } from './source-file.js';
 import { toEntry } from './scan.js';
 import type { Entry } from './types.js';
 
@@ -40,16 +41,18 @@ export async function copyAtomic(srcRoot: string, repRoot: string, rel: string, 
   const dest = abs(repRoot, rel);
   for (let attempt = 0; attempt < RETRIES; attempt++) {
     signal?.throwIfAborted();
-    const pre = await statOrNull(from, 'lstat');
-    if (!pre) return { kind: 'vanished' };
-    if (!pre.isFile()) return { kind: 'changing' };
+    // Read through an fd that provably is the file at `rel` (no link followed on the way), so a
+    // folder swapped for a link to elsewhere mid-pass cannot smuggle outside bytes in.
+    const opened = await openSourceFile(srcRoot, rel);
+    if (opened === 'vanished') return { kind: 'vanished' };
+    if (typeof opened === 'string') return { kind: 'changing' };
+    const pre = opened.st;
     const tmp = abs(repRoot, joinRel(parentOf(rel), tmpName()));
     inFlight.add(tmp);
     try {
       try {
-        await kernelCopy(from, tmp, signal);
+        await copyFile(opened.readPath, tmp, constants.COPYFILE_EXCL);
       } catch (err) {
-        signal?.throwIfAborted();
         if (isGone(err) && !(await statOrNull(from, 'lstat'))) return { kind: 'vanished' };
         throw new FsOpError('copy', rel, err);
       }
@@ -66,40 +69,12 @@ export async function copyAtomic(srcRoot: string, repRoot: string, rel: string, 
       const rep = await lstat(dest);
       return { kind: 'done', src: toEntry(rel, pre)!, rep: toEntry(rel, rep)! };
     } finally {
-      // Forgotten only once removed: a hard stop's synchronous cleanup must still see it.
-      await unlink(tmp).catch(() => undefined);
       inFlight.delete(tmp);
+      await unlink(tmp).catch(() => undefined);
+      await opened.fh.close().catch(() => undefined);
     }
   }
   return { kind: 'changing' };
-}
-
-/**
- * fs.copyFile, but a hard stop does not wait for it: the kernel copy cannot be interrupted, so
- * on abort this rejects at once and the abandoned copy's temp file is removed when it settles
- * (the caller removes it right away too; a copy left by an exit in between is stale next pass).
- */
-function kernelCopy(from: string, tmp: string, signal?: AbortSignal): Promise<void> {
-  const copying = copyFile(from, tmp, constants.COPYFILE_EXCL);
-  if (!signal) return copying;
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => {
-      copying.then(() => unlink(tmp)).catch(() => undefined);
-      reject(signal.reason);
-    };
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    copying.then(
-      () => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
 }
 
 /** Creates or retargets a symlink atomically (temp link, then rename over the old entry). */

@@ -51,8 +51,9 @@ export async function copyAtomic(srcRoot: string, repRoot: string, rel: string, 
     inFlight.add(tmp);
     try {
       try {
-        await copyFile(opened.readPath, tmp, constants.COPYFILE_EXCL);
+        await kernelCopy(opened.readPath, tmp, signal);
       } catch (err) {
+        signal?.throwIfAborted();
         if (isGone(err) && !(await statOrNull(from, 'lstat'))) return { kind: 'vanished' };
         throw new FsOpError('copy', rel, err);
       }
@@ -69,12 +70,41 @@ export async function copyAtomic(srcRoot: string, repRoot: string, rel: string, 
       const rep = await lstat(dest);
       return { kind: 'done', src: toEntry(rel, pre)!, rep: toEntry(rel, rep)! };
     } finally {
-      inFlight.delete(tmp);
+      // Forgotten only once removed: a hard stop's synchronous cleanup must still see it.
       await unlink(tmp).catch(() => undefined);
+      inFlight.delete(tmp);
       await opened.fh.close().catch(() => undefined);
     }
   }
   return { kind: 'changing' };
+}
+
+/**
+ * fs.copyFile, but a hard stop does not wait for it: the kernel copy cannot be interrupted, so
+ * on abort this rejects at once and the abandoned copy's temp file is removed when it settles
+ * (the caller removes it right away too; a copy left by an exit in between is stale next pass).
+ */
+function kernelCopy(from: string, tmp: string, signal?: AbortSignal): Promise<void> {
+  const copying = copyFile(from, tmp, constants.COPYFILE_EXCL);
+  if (!signal) return copying;
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => {
+      copying.then(() => unlink(tmp)).catch(() => undefined);
+      reject(signal.reason);
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    copying.then(
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }
 
 /** Creates or retargets a symlink atomically (temp link, then rename over the old entry). */

@@ -95,7 +95,8 @@ export function startWatch(
       return;
     }
     const hint = code === 'ENOSPC' ? ' (the inotify watch limit is reached: raise fs.inotify.max_user_watches)' : code === 'EMFILE' ? ' (too many open files: raise the limit)' : '';
-    log.warn({ err: describe(err) }, `watch: ${describe(err)}${hint}; changes there are still picked up by the interval pass`);
+    const at = typeof (err as { path?: unknown })?.path === 'string' ? path.relative(cfg.source, (err as { path: string }).path) : '';
+    log.warn({ ...(at ? { path: at } : {}), err: describe(err) }, `watch${at ? ` ${at}` : ''}: ${describe(err)}${hint}; changes there are still picked up by the interval pass`);
   };
 
   // atomic: false, because chokidar's editor-save merging hides source files named like

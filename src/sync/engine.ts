@@ -114,16 +114,20 @@ class Pass {
       }
     }
     const rootBefore = await rootId(s.source);
+    // Both trees are listed at once: the lstat calls of one overlap the JavaScript of the other.
+    const replicaScan = this.scanReplica(scope);
+    replicaScan.catch(() => undefined); // awaited below; this only marks the rejection as handled
     let source: Snapshot;
     try {
       source = await scan(s.source, { filter: this.filter, signal: this.req.signal, scope });
     } catch (err) {
+      await replicaScan.catch(() => undefined);
       this.req.signal?.throwIfAborted();
       this.counts.errors++;
       d.log.error({ path: s.source, err: describe(err) }, `cannot list the source ${s.source}: ${describe(err)}`);
       return this.finish('errors', 'source not readable');
     }
-    const replica = await this.scanReplica(scope);
+    const replica = await replicaScan;
     // A source renamed away or unmounted while it was listed leaves a listing that silently
     // lacks whole folders (they vanished): trusting it would delete their replica copies.
     if ((await rootId(s.source)) !== rootBefore) {

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import ignore, { type Ignore } from 'ignore';
+import { createRequire } from 'node:module';
+import type { Ignore, Options } from 'ignore';
 import { UsageError } from '../errors.js';
 
 /** Decides whether a relative path is excluded; directories are asked with isDir = true. */
@@ -13,6 +14,8 @@ export interface Filter {
 export function makeFilter(patterns: readonly string[]): Filter {
   const clean = patterns.map((p) => p.replace(/\r$/, '')).filter((p) => p.trim() !== '' && !p.startsWith('#'));
   if (clean.length === 0) return { empty: true, excluded: () => false };
+  // Loaded only when there are patterns: its import costs more than most no-change passes' planning.
+  const ignore = createRequire(import.meta.url)('ignore') as (options?: Options) => Ignore;
   const ig: Ignore = ignore({ allowRelativePaths: true }).add(clean);
   return {
     empty: false,

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import type { HashAlgo } from './types.js';
 
 /** What hashing one file gives: a hash of a version that held still, or why not. */
@@ -24,12 +24,16 @@ export class HashPool {
 
   /** Hashes one file; rejects with an AbortError when `signal` fires. */
   async hash(path: string, algo: HashAlgo, signal?: AbortSignal): Promise<HashResult> {
-    this.pool ??= new Piscina({
-      filename: new URL('./hash-worker.js', import.meta.url).href,
-      minThreads: 0,
-      maxThreads: this.threads,
-      idleTimeout: 2_000,
-    });
+    if (!this.pool) {
+      // Loaded on first use: most passes hash nothing, and every run pays for its import.
+      const { Piscina } = await import('piscina');
+      this.pool ??= new Piscina({
+        filename: new URL('./hash-worker.js', import.meta.url).href,
+        minThreads: 0,
+        maxThreads: this.threads,
+        idleTimeout: 2_000,
+      });
+    }
     return (await this.pool.run({ path, algo }, signal ? { signal } : {})) as HashResult;
   }
 

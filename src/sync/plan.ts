@@ -331,7 +331,8 @@ class Planner {
     ) {
       return rec.hash;
     }
-    return this.hashes.get(hashKey('src', s.path));
+    // Most passes hash nothing: skip building a key per file just to miss an empty map.
+    return this.hashes.size === 0 ? undefined : this.hashes.get(hashKey('src', s.path));
   }
 
   /** The source file's hash: recorded, computed this pass, or asked for ('' = could not be read). */

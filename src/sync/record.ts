@@ -3,7 +3,6 @@ import { createReadStream, appendFileSync, openSync, fsyncSync, closeSync, mkdir
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { FsOpError, describe, errCode } from '../errors.js';
 import type { EntryKind, FileRecord, HashAlgo, RecordEntry } from './types.js';
 
@@ -37,27 +36,25 @@ export class RecordStore {
     let warning: string | undefined;
     let rewrite = false;
     try {
-      const rl = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Number.POSITIVE_INFINITY });
       let first = true;
-      for await (const line of rl) {
+      await eachLine(file, (line) => {
         if (first) {
           first = false;
           if (line !== header) {
             warning = `record ${file} belongs to another source/replica pair or version; starting a new one`;
             rewrite = true;
-            rl.close();
-            break;
+            return false;
           }
-          continue;
+          return true;
         }
         if (!applyLine(record, line)) {
           warning = `record ${file} is damaged at line ${lines + 2}; keeping the ${record.size} entries before it and rebuilding the rest`;
           rewrite = true;
-          rl.close();
-          break;
+          return false;
         }
         lines++;
-      }
+        return true;
+      });
       if (first) {
         warning = `record ${file} is empty; rebuilding it`;
         rewrite = true;
@@ -212,6 +209,29 @@ export class RecordStore {
   }
 }
 
+/**
+ * Calls `take` with each line of a file (without its newline) until it returns false. Reads
+ * 1 MiB chunks and splits them itself: readline's per-line events cost more than the parsing.
+ */
+async function eachLine(file: string, take: (line: string) => boolean): Promise<void> {
+  const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
+  let rest = '';
+  try {
+    for await (const chunk of stream) {
+      const text = rest + (chunk as string);
+      let start = 0;
+      for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+        if (!take(text.slice(start, nl))) return;
+        start = nl + 1;
+      }
+      rest = text.slice(start);
+    }
+    if (rest !== '') take(rest);
+  } finally {
+    stream.destroy();
+  }
+}
+
 /** True when the file's last byte is a newline (an append finished its line). */
 async function endsWithNewline(file: string): Promise<boolean> {
   const fh = await open(file, 'r');
@@ -246,19 +266,18 @@ function applyLine(record: FileRecord, line: string): boolean {
   }
   const kind = KINDS[a[2] as string];
   if (a[0] !== '+' || a.length !== 14 || !kind) return false;
-  const nums = a.slice(3, 11) as unknown[];
-  if (!nums.every((n) => typeof n === 'number')) return false;
-  const [size, mtimeMs, mode, rIno, rCtimeMs, sIno, sDev, sCtimeMs] = nums as number[];
+  // Checked one by one: this runs once per record line, a million times for a million files.
+  for (let i = 3; i < 11; i++) if (typeof a[i] !== 'number') return false;
   const e: { -readonly [K in keyof RecordEntry]: RecordEntry[K] } = {
     kind,
-    size: size!,
-    mtimeMs: mtimeMs!,
-    mode: mode!,
-    rIno: rIno!,
-    rCtimeMs: rCtimeMs!,
-    sIno: sIno!,
-    sDev: sDev!,
-    sCtimeMs: sCtimeMs!,
+    size: a[3] as number,
+    mtimeMs: a[4] as number,
+    mode: a[5] as number,
+    rIno: a[6] as number,
+    rCtimeMs: a[7] as number,
+    sIno: a[8] as number,
+    sDev: a[9] as number,
+    sCtimeMs: a[10] as number,
   };
   if (typeof a[11] === 'string') e.hash = a[11];
   if (a[12] === 'sha256' || a[12] === 'md5') e.algo = a[12] as HashAlgo;

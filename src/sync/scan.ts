@@ -1,4 +1,4 @@
-import type { Dirent, Stats } from 'node:fs';
+import { type Stats, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { describe, errCode, isGone } from '../errors.js';
 import type { Filter } from './filter.js';
@@ -15,8 +15,6 @@ export interface ScanScope {
 export interface ScanOptions {
   readonly filter?: Filter;
   readonly signal?: AbortSignal;
-  /** How many folders are listed at once. */
-  readonly concurrency?: number;
   /** Default: the whole tree. */
   readonly scope?: ScanScope;
   /**
@@ -29,8 +27,6 @@ export interface ScanOptions {
 
 /** The whole tree. */
 export const FULL_SCOPE: ScanScope = { deep: [''], shallow: [] };
-
-const STAT_BATCH = 64;
 
 /** Converts an lstat result to an Entry; null for fifos, sockets and devices. */
 export function toEntry(rel: string, st: Stats, target?: string): Entry | null {
@@ -85,32 +81,7 @@ export async function scan(root: string, opts: ScanOptions = {}): Promise<Snapsh
   if (scope.deep.includes('')) await readdir(root);
   else await addAncestors([...scope.deep, ...scope.shallow], snap, root);
 
-  const workers = Math.max(1, opts.concurrency ?? 8);
-  let active = 0;
-  await new Promise<void>((resolve, reject) => {
-    const pump = (): void => {
-      if (opts.signal?.aborted) {
-        if (active === 0) reject(opts.signal.reason);
-        return;
-      }
-      while (active < workers && queue.length > 0) {
-        const job = queue.pop()!;
-        active++;
-        listDir(root, job.dir, job.deep, snap, filter, queue, opts.specials ?? 'skip').then(
-          () => {
-            active--;
-            pump();
-          },
-          (err: unknown) => {
-            active = -Infinity;
-            reject(err);
-          },
-        );
-      }
-      if (active === 0 && queue.length === 0) resolve();
-    };
-    pump();
-  });
+  await new Walker(root, snap, filter, opts.specials ?? 'skip', opts.signal).run(queue);
   return snap;
 }
 
@@ -142,72 +113,127 @@ async function addTop(rel: string, snap: Snapshot, root: string, filter: Filter 
   }
 }
 
-async function listDir(
-  root: string,
-  dir: string,
-  deep: boolean,
-  snap: Snapshot,
-  filter: Filter | undefined,
-  queue: { dir: string; deep: boolean }[],
-  specials: 'skip' | 'replace',
-): Promise<void> {
-  let dirents: Dirent[];
-  try {
-    dirents = await readdir(abs(root, dir), { withFileTypes: true });
-  } catch (err) {
-    if (dir === '') throw err;
-    // A folder that vanished after it was listed is not an error; an unreadable one is.
-    if (!isGone(err)) snap.issues.push(issue(dir, 'readdir', err));
-    return;
-  }
-  for (let i = 0; i < dirents.length; i += STAT_BATCH) {
-    const batch = dirents.slice(i, i + STAT_BATCH);
-    await Promise.all(batch.map((d) => statChild(root, dir, d, deep, snap, filter, queue, specials)));
-  }
-}
+/** Entries listed and lstat'ed in one go before the event loop gets a turn (a few milliseconds' worth). */
+const SLICE = 1024;
 
-async function statChild(
-  root: string,
-  dir: string,
-  d: Dirent,
-  deep: boolean,
-  snap: Snapshot,
-  filter: Filter | undefined,
-  queue: { dir: string; deep: boolean }[],
-  specials: 'skip' | 'replace',
-): Promise<void> {
-  const rel = joinRel(dir, d.name);
-  if (TMP_RE.test(d.name)) {
-    snap.stale.push(rel);
-    return;
+/**
+ * The listing engine: synchronous readdir and lstat, in slices of SLICE entries that yield to the
+ * event loop between them (so signals, stdin and a concurrent scan still get their turn).
+ * Profiles on a 100k-file tree: an lstat through a promise costs ~15 µs of main-thread time,
+ * through a callback ~5 µs (the thread-pool hand-off, far worse on a busy machine), and a
+ * synchronous one ~2.5 µs, which is the syscall itself. `find` and rsync list one by one too.
+ */
+class Walker {
+  private readonly prefix: string;
+  private dirs: { dir: string; deep: boolean }[] = [];
+  /** The folder being lstat'ed: its names, and how far along. */
+  private cur: { dir: string; deep: boolean; names: string[]; next: number } | undefined;
+
+  constructor(
+    private readonly root: string,
+    private readonly snap: Snapshot,
+    private readonly filter: Filter | undefined,
+    private readonly specials: 'skip' | 'replace',
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.prefix = root.endsWith('/') ? root : `${root}/`;
   }
-  let e: Entry | null;
-  try {
-    const st = await lstat(abs(root, rel));
-    e = toEntry(rel, st, st.isSymbolicLink() ? await readlink(abs(root, rel)) : undefined);
+
+  run(dirs: { dir: string; deep: boolean }[]): Promise<void> {
+    this.dirs = dirs;
+    return new Promise<void>((resolve, reject) => {
+      const step = (): void => {
+        try {
+          this.signal?.throwIfAborted();
+          if (this.slice()) setImmediate(step);
+          else resolve();
+        } catch (err) {
+          reject(err);
+        }
+      };
+      step();
+    });
+  }
+
+  /** Does up to SLICE entries' worth of work; false when the walk is complete. */
+  private slice(): boolean {
+    let budget = SLICE;
+    while (budget > 0) {
+      const cur = this.cur;
+      if (cur === undefined || cur.next >= cur.names.length) {
+        const next = this.dirs.pop();
+        if (next === undefined) return false;
+        this.cur = this.list(next.dir, next.deep);
+        budget--;
+        continue;
+      }
+      const end = Math.min(cur.names.length, cur.next + budget);
+      for (let i = cur.next; i < end; i++) {
+        const name = cur.names[i]!;
+        const rel = joinRel(cur.dir, name);
+        if (TMP_RE.test(name)) this.snap.stale.push(rel);
+        else this.stat(rel, name, cur.deep);
+      }
+      budget -= end - cur.next;
+      cur.next = end;
+    }
+    return true;
+  }
+
+  private list(dir: string, deep: boolean): Walker['cur'] {
+    let names: string[];
+    try {
+      names = readdirSync(dir === '' ? this.root : this.prefix + dir);
+    } catch (err) {
+      if (dir === '') throw err;
+      // A folder that vanished after it was listed is not an error; an unreadable one is.
+      if (!isGone(err)) this.snap.issues.push(issue(dir, 'readdir', err));
+      return undefined;
+    }
+    return { dir, deep, names, next: 0 };
+  }
+
+  private stat(rel: string, name: string, deep: boolean): void {
+    const p = this.prefix + rel;
+    let st: Stats | undefined;
+    let target: string | undefined;
+    try {
+      st = lstatSync(p, { throwIfNoEntry: false });
+      if (st?.isSymbolicLink()) target = readlinkSync(p);
+    } catch (err) {
+      if (!isGone(err)) this.snap.issues.push(issue(rel, 'lstat', err));
+      return;
+    }
+    if (st === undefined) {
+      // A name that is not valid UTF-8 comes back from readdir with U+FFFD and cannot be found
+      // by that string again: report it, rather than silently leave it out of the mirror.
+      if (name.includes('\uFFFD')) {
+        this.snap.issues.push({ path: rel, op: 'read the name of', message: 'it is not valid UTF-8; rename it', code: 'EILSEQ' });
+      }
+      return;
+    }
+    this.add(rel, st, target, deep);
+  }
+
+  private add(rel: string, st: Stats, target: string | undefined, deep: boolean): void {
+    const { snap, filter } = this;
+    let e = toEntry(rel, st, target);
     if (e === null) {
       if (filter?.excluded(rel, false)) return;
-      if (specials === 'skip') {
+      if (this.specials === 'skip') {
         snap.skipped.push(rel);
         return;
       }
       // Size -1 never equals a source file's: the planner replaces or deletes it, never hashes it.
       e = { path: rel, kind: 'file', size: -1, mtimeMs: 0, ctimeMs: st.ctimeMs, mode: st.mode & 0o7777, ino: st.ino, dev: st.dev };
     }
-  } catch (err) {
-    // A name that is not valid UTF-8 comes back from readdir with U+FFFD and cannot be found by
-    // that string again: report it, rather than silently leave it out of the mirror.
-    if (isGone(err) && d.name.includes('\uFFFD')) {
-      snap.issues.push({ path: rel, op: 'read the name of', message: 'it is not valid UTF-8; rename it', code: 'EILSEQ' });
-    } else if (!isGone(err)) snap.issues.push(issue(rel, 'lstat', err));
-    return;
+    if (filter?.excluded(rel, e.kind === 'dir')) {
+      snap.excluded.set(rel, e);
+      return;
+    }
+    snap.entries.set(rel, e);
+    if (e.kind === 'dir' && deep) this.dirs.push({ dir: rel, deep: true });
   }
-  if (filter?.excluded(rel, e.kind === 'dir')) {
-    snap.excluded.set(rel, e);
-    return;
-  }
-  snap.entries.set(rel, e);
-  if (e.kind === 'dir' && deep) queue.push({ dir: rel, deep: true });
 }
 
 function issue(path: string, op: string, err: unknown): PathIssue {

@@ -14,11 +14,14 @@ export interface VEntry {
  */
 export class VTree {
   private readonly byPath = new Map<string, VEntry>();
-  private readonly pathOf = new Map<string, string>();
-  private readonly kids = new Map<string, Set<string>>();
+  /**
+   * Where each scanned entry is now, and each folder's children. Built on first need: a pass
+   * that only adds entries (a first copy) or changes nothing never pays for them.
+   */
+  private index: { readonly pathOf: Map<string, string>; readonly kids: Map<string, Set<string>> } | undefined;
 
   constructor(entries: Iterable<Entry>) {
-    for (const e of entries) this.put(e.path, { e, orig: e.path });
+    for (const e of entries) this.byPath.set(e.path, { e, orig: e.path });
   }
 
   /** The entry currently at a path. */
@@ -28,7 +31,7 @@ export class VTree {
 
   /** Where the entry the scan found at `orig` is now (undefined once removed). */
   whereIs(orig: string): string | undefined {
-    return this.pathOf.get(orig);
+    return this.indexed().pathOf.get(orig);
   }
 
   /** Every current path, in no particular order. */
@@ -44,25 +47,20 @@ export class VTree {
   /** Places an entry at a path (replacing nothing: the caller removes occupants first). */
   put(path: string, v: VEntry): void {
     this.byPath.set(path, v);
-    this.pathOf.set(v.orig, path);
-    const parent = parentOf(path);
-    let set = this.kids.get(parent);
-    if (!set) {
-      set = new Set();
-      this.kids.set(parent, set);
-    }
-    set.add(path);
+    if (this.index) link(this.index, path, v);
   }
 
   /** Removes the entry at a path and everything below it; returns what was removed, deepest last. */
   removeTree(path: string): { path: string; v: VEntry }[] {
     const out: { path: string; v: VEntry }[] = [];
+    if (!this.byPath.has(path)) return out;
+    const { pathOf, kids } = this.indexed();
     this.collect(path, out);
     for (const { path: p, v } of out) {
       this.byPath.delete(p);
-      if (this.pathOf.get(v.orig) === p) this.pathOf.delete(v.orig);
-      this.kids.get(parentOf(p))?.delete(p);
-      this.kids.delete(p);
+      if (pathOf.get(v.orig) === p) pathOf.delete(v.orig);
+      kids.get(parentOf(p))?.delete(p);
+      kids.delete(p);
     }
     return out;
   }
@@ -84,7 +82,7 @@ export class VTree {
   hasWithin(dir: string, pred: (v: VEntry, path: string) => boolean): boolean {
     const v = this.byPath.get(dir);
     if (v && pred(v, dir)) return true;
-    for (const k of this.kids.get(dir) ?? []) if (isWithin(k, dir) && this.hasWithin(k, pred)) return true;
+    for (const k of this.indexed().kids.get(dir) ?? []) if (isWithin(k, dir) && this.hasWithin(k, pred)) return true;
     return false;
   }
 
@@ -92,6 +90,26 @@ export class VTree {
     const v = this.byPath.get(path);
     if (!v) return;
     out.push({ path, v });
-    for (const k of this.kids.get(path) ?? []) this.collect(k, out);
+    for (const k of this.indexed().kids.get(path) ?? []) this.collect(k, out);
   }
+
+  private indexed(): NonNullable<VTree['index']> {
+    if (!this.index) {
+      const index = { pathOf: new Map<string, string>(), kids: new Map<string, Set<string>>() };
+      for (const [path, v] of this.byPath) link(index, path, v);
+      this.index = index;
+    }
+    return this.index;
+  }
+}
+
+function link(index: NonNullable<VTree['index']>, path: string, v: VEntry): void {
+  index.pathOf.set(v.orig, path);
+  const parent = parentOf(path);
+  let set = index.kids.get(parent);
+  if (!set) {
+    set = new Set();
+    index.kids.set(parent, set);
+  }
+  set.add(path);
 }

@@ -83,20 +83,29 @@ describe('hash pool', () => {
     writeFileSync(`${d}/warm`, 'w');
     const pool = newPool(1);
     await pool.hash(`${d}/warm`, 'md5'); // start the worker first, so the race below is about reading
-    const busy = pool.hash(p, 'sha256');
-    let done = false;
+    const zeros = hex('sha256', Buffer.alloc(64 * 1024 ** 2));
     let t = 1_600_000_000;
-    const toucher = (async () => {
-      while (!done) {
-        utimesSync(p, t, t++);
-        await new Promise((r) => setTimeout(r, 3));
-      }
-    })();
-    const r = await busy.finally(() => {
-      done = true;
-    });
-    await toucher;
-    expect(r).toEqual({ status: 'changed' });
+    const outcomes: string[] = [];
+    // A race by nature: on a starved machine a read may slip between two touches, so try a few
+    // times. Whatever comes back must be 'changed' or the true hash, and 'changed' must show up.
+    for (let attempt = 0; attempt < 5 && !outcomes.includes('changed'); attempt++) {
+      const busy = pool.hash(p, 'sha256');
+      let done = false;
+      const toucher = (async () => {
+        while (!done) {
+          utimesSync(p, t, t++);
+          await new Promise((r) => setTimeout(r, 2));
+        }
+      })();
+      const r = await busy.finally(() => {
+        done = true;
+      });
+      await toucher;
+      if (r.status === 'ok') expect(r.hash).toBe(zeros);
+      else expect(r).toEqual({ status: 'changed' });
+      outcomes.push(r.status);
+    }
+    expect(outcomes).toContain('changed');
 
     // A file replaced by another (a new inode) while it is read is not that file's hash either.
     writeFileSync(`${d}/other`, 'other');
@@ -128,11 +137,15 @@ describe('hash pool', () => {
     it('aborting rejects at once, and the pool still works afterwards', async () => {
       const pool = newPool(1);
       const ac = new AbortController();
-      const started = performance.now();
+      let abortedAt = 0;
       const pending = pool.hash(big, 'sha256', ac.signal);
-      setTimeout(() => ac.abort(), 50);
+      setTimeout(() => {
+        abortedAt = performance.now();
+        ac.abort();
+      }, 50);
       await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
-      expect(performance.now() - started).toBeLessThan(1000);
+      expect(abortedAt).toBeGreaterThan(0); // it was still reading when aborted…
+      expect(performance.now() - abortedAt).toBeLessThan(1000); // …and gave up at once
       const d = tempDir();
       writeFileSync(`${d}/small`, 'still works');
       expect(await pool.hash(`${d}/small`, 'sha256')).toMatchObject({ status: 'ok', hash: hex('sha256', 'still works') });
@@ -166,7 +179,7 @@ describe('hash pool', () => {
       // Reading 1 GiB must not hold it: the stream reads 1 MiB chunks. Leave room for a worker
       // thread's own heap and the test runner.
       expect(peak - rss0).toBeLessThan(128 * 1024 ** 2);
-    }, 30_000);
+    }, 60_000);
   });
 
   it('close() ends every worker, is idempotent, and a later hash starts a fresh pool', async () => {

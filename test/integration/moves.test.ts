@@ -116,6 +116,23 @@ describe('moves found by source identity (the record knows the inode)', () => {
   });
 });
 
+describe('a move never carries a damaged replica file along', () => {
+  it('the replica copy was altered (mtime put back): the renamed file is copied, not moved', async () => {
+    const t = await mirrored({ a: body('A', 2000), b: body('B', 3000) });
+    const rep = `${t.dst}/a`;
+    const st = statSync(rep);
+    const data = readFileSync(rep);
+    data[100] = 0x3f;
+    writeFileSync(rep, data);
+    utimesSync(rep, st.atimeMs / 1000, st.mtimeMs / 1000);
+    renameSync(`${t.src}/a`, `${t.src}/a-renamed`);
+    const { report, lines } = await t.pass();
+    expect(moves(lines)).toEqual([]);
+    expect(report).toMatchObject({ move: 0, copy: 1, delete: 1 });
+    await exact(t);
+  });
+});
+
 describe('moves found by size and content (no record)', () => {
   it('only same-size candidates are read', async () => {
     const spec: TreeSpec = { 'moved.bin': body('moved', 4000), 'gone.bin': body('gone', 5000), dir: {} };

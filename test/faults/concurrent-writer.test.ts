@@ -37,12 +37,14 @@ const rewrite = (rel, len) => { const b = seg(rel, ++v, len); once(rel, 'w', b);
 mkdirSync(path.join(dir, 'sub'), { recursive: true });
 const names = ['a.bin', 'b.bin', 'c.bin', 'sub/d.bin', 'sub/e.bin', 'sub/f.txt', 'g.txt', 'h.txt', 'sub/i.bin'];
 for (const rel of names) { rewrite(rel, 4096 + int(3 << 20)); log(rel); }
-// The hot file grows by 256 KiB appends back to back, and starts again from empty at 16 MiB:
-// it changes every few microseconds, so its copies keep going stale. Every state it ever has
-// is a prefix of one endless stream, which is how it is checked.
+// The hot file grows by 256 KiB appends back to back, and at 16 MiB starts again from empty
+// with the other of two streams: it changes every few microseconds, so its copies keep going
+// stale. Every state it ever has is a prefix of stream 1 or of stream 2; a copy that straddles
+// a restart mixes the two and is torn.
 mkdirSync(path.join(dir, 'hot'));
-const HOT = seg('hot/hot.bin', 1, 16 << 20);
-once('hot/hot.bin', 'w', HOT.subarray(0, 1 << 20));
+const HOT = [seg('hot/hot.bin', 1, 16 << 20), seg('hot/hot.bin', 2, 16 << 20)];
+let hotStream = 0;
+once('hot/hot.bin', 'w', HOT[0].subarray(0, 1 << 20));
 process.stdout.write('ready\n');
 let end = Date.now() + Number(msText);
 process.stdin.on('data', () => { end = 0; });
@@ -50,8 +52,8 @@ let hotLen = 1 << 20;
 const hotFd = openSync(path.join(dir, 'hot/hot.bin'), 'r+');
 const hot = () => {
   if (Date.now() > end) return;
-  if (hotLen >= HOT.length) { ftruncateSync(hotFd, 0); hotLen = 0; }
-  hotLen += writeSync(hotFd, HOT, hotLen, 256 << 10, hotLen);
+  if (hotLen >= 16 << 20) { ftruncateSync(hotFd, 0); hotLen = 0; hotStream = 1 - hotStream; }
+  hotLen += writeSync(hotFd, HOT[hotStream], hotLen, 256 << 10, hotLen);
   setImmediate(hot);
 };
 setImmediate(hot);
@@ -89,8 +91,11 @@ type Verdict = 'complete' | 'prefix' | 'torn';
 
 function judge(rel: string, data: Buffer, versions: Version[]): Verdict {
   if (rel === 'hot/hot.bin') {
-    const stream = seg(rel, 1, 16 << 20);
-    return data.length <= stream.length && stream.subarray(0, data.length).equals(data) ? 'complete' : 'torn';
+    const prefixOf = (k: number): boolean => {
+      const stream = seg(rel, k, 16 << 20);
+      return data.length <= stream.length && stream.subarray(0, data.length).equals(data);
+    };
+    return prefixOf(1) || prefixOf(2) ? 'complete' : 'torn';
   }
   const h = sha(data);
   if (versions.some((x) => x.hash === h)) return 'complete';

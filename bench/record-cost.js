@@ -90,7 +90,7 @@ try {
 
   // A pass with 100 changes: appended lines, fdatasync'ed.
   t0 = performance.now();
-  for (let i = 0; i < 100; i++) store.set(pathOf(i * 997), { ...entryOf(i * 997), size: 42 + i });
+  for (let i = 0; i < 100; i++) store.set(pathOf((i * 997) % N), { ...entryOf((i * 997) % N), size: 42 + i });
   await store.commit();
   const appendMs = ms(t0);
   const grown = statSync(file).size - bytes;

@@ -98,8 +98,8 @@ export function emit(inp: EmitInput): Plan {
     if (kind === 'file') place(m.to, s);
   };
 
-  const dirMoves = [...inp.dirMoves].sort((a, b) => depth(a.to) - depth(b.to) || cmp(a.to, b.to));
-  for (const m of dirMoves) move(m, 'dir');
+  // In the planner's order: each folder rename was decided on the model as the earlier ones left it.
+  for (const m of inp.dirMoves) move(m, 'dir');
 
   for (const s of inp.diff.mkdirs) {
     if (tree.get(s.path)?.e.kind === 'dir') continue;

@@ -126,8 +126,8 @@ class Planner {
   private dirMovesByIdentity(): void {
     const dirs = [...this.src.values()].filter((e) => e.kind === 'dir');
     dirs.sort((a, b) => depth(a.path) - depth(b.path) || cmp(a.path, b.path));
+    const moves: MoveDecision[] = [];
     for (const s of dirs) {
-      if (this.tree.get(s.path)?.e.kind === 'dir') continue;
       const recPath = this.released.get(`${s.dev}:${s.ino}`);
       if (recPath === undefined) continue;
       const rec = this.record.get(recPath)!;
@@ -135,8 +135,22 @@ class Planner {
       if (rec.kind !== 'dir' || cur === undefined) continue;
       const v = this.tree.get(cur)!;
       if (v.e.kind !== 'dir' || v.e.ino !== rec.rIno) continue;
-      this.applyDirMove(v.orig, s.path);
+      moves.push({ orig: v.orig, to: s.path });
     }
+    // A folder that moves away goes before any folder moves into the place it leaves (`mv a b/a;
+    // mv c a`): moved first, the newcomer would be carried along inside it.
+    const done = new Set<MoveDecision>();
+    const apply = (m: MoveDecision, busy: Set<MoveDecision>): void => {
+      if (done.has(m) || busy.has(m)) return;
+      busy.add(m);
+      for (const o of moves) {
+        const at = o === m || done.has(o) ? undefined : this.tree.whereIs(o.orig);
+        if (at !== undefined && isWithin(m.to, at)) apply(o, busy);
+      }
+      done.add(m);
+      this.applyDirMove(m.orig, m.to);
+    };
+    for (const m of moves) apply(m, new Set());
   }
 
   /** Renames a replica folder in the model, if that is still possible and safe. */

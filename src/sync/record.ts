@@ -118,7 +118,10 @@ export class RecordStore {
   /** Saves pending changes synchronously: for a hard stop that cannot wait. */
   flushSync(): void {
     // No valid file yet (first pass, or a damaged one): only a whole new file can hold the entries.
-    if (this.rewrite) return this.compactSync();
+    if (this.rewrite) {
+      this.compactSync();
+      return;
+    }
     if (this.pending.length === 0) return;
     const text = `${this.pending.join('\n')}\n`;
     this.pending = [];

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -27,6 +27,19 @@ function nudged(w: Watcher, ms: number): Promise<boolean> {
     w.next(cancel.signal).then(() => true),
     new Promise<boolean>((r) => setTimeout(() => r(false), ms)),
   ]).finally(() => cancel.abort());
+}
+
+/** inotify watches this process holds (from /proc/self/fdinfo). */
+function inotifyWatches(): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fdinfo')) {
+    try {
+      n += (readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8').match(/^inotify wd:/gm) ?? []).length;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
 }
 
 describe('startWatch', () => {
@@ -91,6 +104,25 @@ describe('startWatch', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(w.takeScope()).toBeUndefined();
     expect(w.takeScope()).toEqual({ deep: [], shallow: [] });
+  });
+
+  it('watches folders, not files: one inotify watch per folder', async (ctx) => {
+    if (!existsSync('/proc/self/fdinfo')) ctx.skip();
+    const d = tempDir();
+    const spec: Record<string, Record<string, string>> = {};
+    for (let f = 0; f < 3; f++) {
+      spec[`d${f}`] = {};
+      for (let i = 0; i < 50; i++) spec[`d${f}`]![`f${i}`] = 'x';
+    }
+    writeTree(d, spec);
+    const before = inotifyWatches();
+    const w = await watching(d);
+    expect(inotifyWatches() - before).toBe(4); // the root and 3 folders, not 150 files
+    writeFileSync(path.join(d, 'd1', 'f7'), 'changed in place');
+    expect(await nudged(w, 3000)).toBe(true);
+    expect(w.takeScope()).toEqual({ deep: ['d1/f7'], shallow: ['d1'] });
+    await w.close();
+    expect(inotifyWatches()).toBe(before);
   });
 
   it('close is idempotent and ends pending waits quietly', async () => {

@@ -2,7 +2,7 @@ import type { Stats } from 'node:fs';
 import { constants } from 'node:fs';
 import { chmod, copyFile, lstat, rename, symlink, unlink, utimes } from 'node:fs/promises';
 import { FsOpError, isGone } from '../errors.js';
-import { abs, joinRel, parentOf, tmpName } from './paths.js';
+import { abs, baseOf, joinRel, parentOf, tmpName } from './paths.js';
 import { openSourceFile } from './source-file.js';
 import { toEntry } from './scan.js';
 import type { Entry } from './types.js';
@@ -36,9 +36,10 @@ const RETRIES = 3;
  * again, and only an untouched copy is renamed into place. A file that changed meanwhile is
  * retried, then reported as changing; a torn copy is never renamed.
  */
-export async function copyAtomic(srcRoot: string, repRoot: string, rel: string, signal?: AbortSignal): Promise<CopyOutcome> {
+export async function copyAtomic(srcRoot: string, repRoot: string, rel: string, signal?: AbortSignal, repDir?: string): Promise<CopyOutcome> {
   const from = abs(srcRoot, rel);
-  const dest = abs(repRoot, rel);
+  // `repDir`: the replica folder that holds `rel`, named so that no link can redirect it (SafeDirs.within).
+  const dest = repDir === undefined ? abs(repRoot, rel) : joinRel(repDir, baseOf(rel));
   for (let attempt = 0; attempt < RETRIES; attempt++) {
     signal?.throwIfAborted();
     // Read through an fd that provably is the file at `rel` (no link followed on the way), so a
@@ -47,7 +48,7 @@ export async function copyAtomic(srcRoot: string, repRoot: string, rel: string, 
     if (opened === 'vanished') return { kind: 'vanished' };
     if (typeof opened === 'string') return { kind: 'changing' };
     const pre = opened.st;
-    const tmp = abs(repRoot, joinRel(parentOf(rel), tmpName()));
+    const tmp = repDir === undefined ? abs(repRoot, joinRel(parentOf(rel), tmpName())) : joinRel(repDir, tmpName());
     inFlight.add(tmp);
     try {
       try {
@@ -108,16 +109,17 @@ function kernelCopy(from: string, tmp: string, signal?: AbortSignal): Promise<vo
 }
 
 /** Creates or retargets a symlink atomically (temp link, then rename over the old entry). */
-export async function symlinkAtomic(repRoot: string, rel: string, target: string): Promise<Entry> {
-  const tmp = abs(repRoot, joinRel(parentOf(rel), tmpName()));
+export async function symlinkAtomic(repRoot: string, rel: string, target: string, repDir?: string): Promise<Entry> {
+  const dest = repDir === undefined ? abs(repRoot, rel) : joinRel(repDir, baseOf(rel));
+  const tmp = repDir === undefined ? abs(repRoot, joinRel(parentOf(rel), tmpName())) : joinRel(repDir, tmpName());
   try {
     await symlink(target, tmp);
-    await rename(tmp, abs(repRoot, rel));
+    await rename(tmp, dest);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
     throw new FsOpError('symlink', rel, err);
   }
-  const st = await lstat(abs(repRoot, rel));
+  const st = await lstat(dest);
   return toEntry(rel, st, target)!;
 }
 

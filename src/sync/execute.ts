@@ -1,9 +1,9 @@
 import { constants } from 'node:fs';
-import { type FileHandle, lstat, mkdir, open, rename, rm, rmdir, unlink } from 'node:fs/promises';
+import { type FileHandle, lstat, mkdir, open, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import { FsOpError, errCode, isGone } from '../errors.js';
 import { copyAtomic, setAttrs, symlinkAtomic } from './copy.js';
-import { abs, depth, parentOf, sameMtime } from './paths.js';
+import { baseOf, depth, joinRel, parentOf, sameMtime } from './paths.js';
 import { SafeDirs } from './safe-dirs.js';
 import { toEntry } from './scan.js';
 import type { Action, Entry } from './types.js';
@@ -58,7 +58,10 @@ export async function execute(actions: readonly Action[], opts: ExecuteOptions):
 
 /** Removes leftover temp files of an interrupted pass. */
 export async function removeStale(replica: string, stale: readonly string[]): Promise<void> {
-  for (const rel of stale) await rm(abs(replica, rel), { recursive: true, force: true }).catch(() => undefined);
+  const safe = new SafeDirs(replica);
+  for (const rel of stale) {
+    await safe.within(parentOf(rel), (dir) => rm(joinRel(dir, baseOf(rel)), { recursive: true, force: true })).catch(() => undefined);
+  }
 }
 
 function groupOf(a: Action): string | null {
@@ -74,7 +77,7 @@ class Executor {
 
   constructor(private readonly o: ExecuteOptions) {
     this.safe = new SafeDirs(o.replica);
-    this.writable = new WritableDirs(o.replica);
+    this.writable = new WritableDirs(this.safe);
   }
 
   async run(a: Action): Promise<void> {
@@ -95,31 +98,38 @@ class Executor {
   }
 
   private async apply(a: Action): Promise<ActionResult> {
-    const { replica } = this.o;
-    const target = abs(replica, a.path);
-    await this.safe.check(parentOf(a.path));
-    if (a.type !== 'attrs') await this.openDir(parentOf(a.path));
+    const parent = parentOf(a.path);
+    const name = baseOf(a.path);
+    if (a.type !== 'attrs') await this.openDir(parent);
+    // Every write goes through the held parent folder (SafeDirs.within), never through a name a
+    // link swapped in mid-pass could redirect outside the replica.
     switch (a.type) {
-      case 'mkdir': {
-        try {
-          await mkdir(target, { mode: 0o700 });
-        } catch (err) {
-          if (errCode(err) !== 'EEXIST' || !(await lstat(target)).isDirectory()) throw new FsOpError('mkdir', a.path, err);
-        }
-        this.safe.add(a.path);
-        this.touched.add(a.path);
-        return { action: a, status: 'ok', rep: await this.statRep(a.path), bytes: 0 };
-      }
+      case 'mkdir':
+        return this.safe.within(parent, async (dir) => {
+          const target = joinRel(dir, name);
+          try {
+            await mkdir(target, { mode: 0o700 });
+          } catch (err) {
+            if (errCode(err) !== 'EEXIST' || !(await lstat(target)).isDirectory()) throw new FsOpError('mkdir', a.path, err);
+          }
+          this.touched.add(a.path);
+          return { action: a, status: 'ok', rep: await statAt(target, a.path), bytes: 0 };
+        });
       case 'move': {
-        await this.safe.check(parentOf(a.from));
         await this.openDir(parentOf(a.from));
         // A folder moved to another parent gets its '..' entry rewritten: that needs write permission on the folder itself.
         if (a.kind === 'dir' && parentOf(a.from) !== parentOf(a.path)) await this.openDir(a.from);
-        try {
-          await rename(abs(replica, a.from), target);
-        } catch (err) {
-          throw new FsOpError('rename', `${a.from} -> ${a.path}`, err);
-        }
+        const target = await this.safe.within(parentOf(a.from), (fromDir) =>
+          this.safe.within(parent, async (dir) => {
+            const to = joinRel(dir, name);
+            try {
+              await rename(joinRel(fromDir, baseOf(a.from)), to);
+            } catch (err) {
+              throw new FsOpError('rename', `${a.from} -> ${a.path}`, err);
+            }
+            return a.kind === 'dir' && !a.stage ? statAt(to, a.path) : undefined;
+          }),
+        );
         if (a.kind === 'dir') {
           this.safe.forget(a.from);
           this.safe.forget(a.path);
@@ -129,48 +139,53 @@ class Executor {
         if (a.stage) return { action: a, status: 'ok', bytes: 0 };
         if (a.kind === 'dir') {
           this.touched.add(a.path);
-          return { action: a, status: 'ok', rep: await this.statRep(a.path), bytes: 0 };
+          return { action: a, status: 'ok', rep: target!, bytes: 0 };
         }
         return { action: a, status: 'ok', rep: await this.fixFile(a.path, a.src), bytes: 0 };
       }
       case 'copy':
-      case 'update': {
-        const out = await copyAtomic(this.o.source, replica, a.path, this.o.signal);
-        if (out.kind !== 'done') return { action: a, status: 'skipped', why: out.kind };
-        return { action: a, status: 'ok', rep: out.rep, src: out.src, bytes: out.src.size };
-      }
-      case 'symlink': {
-        const rep = await symlinkAtomic(replica, a.path, a.src.target ?? '');
-        return { action: a, status: 'ok', rep, bytes: 0 };
-      }
+      case 'update':
+        return this.safe.within(parent, async (dir) => {
+          const out = await copyAtomic(this.o.source, this.o.replica, a.path, this.o.signal, dir);
+          if (out.kind !== 'done') return { action: a, status: 'skipped', why: out.kind };
+          return { action: a, status: 'ok', rep: out.rep, src: out.src, bytes: out.src.size };
+        });
+      case 'symlink':
+        return this.safe.within(parent, async (dir) => {
+          const rep = await symlinkAtomic(this.o.replica, a.path, a.src.target ?? '', dir);
+          return { action: a, status: 'ok', rep, bytes: 0 };
+        });
       case 'attrs': {
         if (a.kind === 'dir') {
           this.touched.add(a.path);
           // The record needs the folder's replica identity; the scan knew it under its old path if it moved.
-          return { action: a, status: 'ok', rep: await this.statRep(a.path), bytes: 0 };
+          return { action: a, status: 'ok', rep: await this.safe.within(parent, (dir) => statAt(joinRel(dir, name), a.path)), bytes: 0 };
         }
         return { action: a, status: 'ok', rep: await this.fixFile(a.path, a.src), bytes: 0 };
       }
-      case 'delete': {
-        try {
-          if (a.recursive) await rm(target, { recursive: true, force: true });
-          else await unlink(target);
-        } catch (err) {
-          if (!isGone(err)) throw new FsOpError('delete', a.path, err);
-        }
-        return { action: a, status: 'ok', bytes: 0 };
-      }
-      case 'rmdir': {
-        try {
-          await rmdir(target);
-        } catch (err) {
-          if (!isGone(err)) throw new FsOpError('rmdir', a.path, err);
-        }
-        this.safe.forget(a.path);
-        this.writable.forget(a.path);
-        this.touched.delete(a.path);
-        return { action: a, status: 'ok', bytes: 0 };
-      }
+      case 'delete':
+        return this.safe.within(parent, async (dir) => {
+          const target = joinRel(dir, name);
+          try {
+            if (a.recursive) await rm(target, { recursive: true, force: true });
+            else await unlink(target);
+          } catch (err) {
+            if (!isGone(err)) throw new FsOpError('delete', a.path, err);
+          }
+          return { action: a, status: 'ok', bytes: 0 };
+        });
+      case 'rmdir':
+        return this.safe.within(parent, async (dir) => {
+          try {
+            await rmdir(joinRel(dir, name));
+          } catch (err) {
+            if (!isGone(err)) throw new FsOpError('rmdir', a.path, err);
+          }
+          this.safe.forget(a.path);
+          this.writable.forget(a.path);
+          this.touched.delete(a.path);
+          return { action: a, status: 'ok', bytes: 0 };
+        });
     }
   }
 
@@ -180,31 +195,25 @@ class Executor {
   }
 
   /** Gives a replica file the source's mode and mtime without following a symlink. */
-  private async fixFile(rel: string, src: Entry): Promise<Entry> {
-    const p = abs(this.o.replica, rel);
-    let fh: FileHandle | undefined;
-    try {
-      fh = await open(p, constants.O_RDONLY | constants.O_NOFOLLOW);
-      const st = await fh.stat();
-      if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EINVAL' });
-      if ((st.mode & 0o7777) !== src.mode) await fh.chmod(src.mode);
-      if (!sameMtime(st.mtimeMs, src.mtimeMs)) await fh.utimes(st.atimeMs / 1000, src.mtimeMs / 1000);
-    } catch (err) {
-      // Without read permission (an unprivileged run), fall back to the path, checked just before.
-      if (errCode(err) !== 'EACCES' || !(await lstat(p)).isFile()) throw new FsOpError('set attributes of', rel, err);
-      await setAttrs(p, rel, src.mode, Date.now(), src.mtimeMs);
-    } finally {
-      await fh?.close();
-    }
-    return this.statRep(rel);
-  }
-
-  private async statRep(rel: string): Promise<Entry> {
-    try {
-      return toEntry(rel, await lstat(abs(this.o.replica, rel)))!;
-    } catch (err) {
-      throw new FsOpError('lstat', rel, err);
-    }
+  private fixFile(rel: string, src: Entry): Promise<Entry> {
+    return this.safe.within(parentOf(rel), async (dir) => {
+      const p = joinRel(dir, baseOf(rel));
+      let fh: FileHandle | undefined;
+      try {
+        fh = await open(p, constants.O_RDONLY | constants.O_NOFOLLOW);
+        const st = await fh.stat();
+        if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EINVAL' });
+        if ((st.mode & 0o7777) !== src.mode) await fh.chmod(src.mode);
+        if (!sameMtime(st.mtimeMs, src.mtimeMs)) await fh.utimes(st.atimeMs / 1000, src.mtimeMs / 1000);
+      } catch (err) {
+        // Without read permission (an unprivileged run), fall back to the path, checked just before.
+        if (errCode(err) !== 'EACCES' || !(await lstat(p)).isFile()) throw new FsOpError('set attributes of', rel, err);
+        await setAttrs(p, rel, src.mode, Date.now(), src.mtimeMs);
+      } finally {
+        await fh?.close();
+      }
+      return statAt(p, rel);
+    });
   }
 
   /** Restores mode and mtime of every folder whose content or attributes changed, deepest first. */
@@ -214,10 +223,12 @@ class Executor {
     for (const d of dirs) {
       const s = this.o.sourceDirs.get(d)!;
       try {
-        await this.safe.check(d);
-        const st = await lstat(abs(this.o.replica, d));
-        if ((st.mode & 0o7777) === s.mode && sameMtime(st.mtimeMs, s.mtimeMs)) continue;
-        await setAttrs(abs(this.o.replica, d), d, s.mode, st.atimeMs, s.mtimeMs);
+        // The held folder itself: chmod and utimes cannot land on a link's target.
+        await this.safe.within(d, async (dir) => {
+          const st = await stat(dir);
+          if ((st.mode & 0o7777) === s.mode && sameMtime(st.mtimeMs, s.mtimeMs)) return;
+          await setAttrs(dir, d, s.mode, st.atimeMs, s.mtimeMs);
+        });
       } catch (err) {
         if (isGone(err) || SafeDirs.isMissing(err)) continue;
         this.o.onResult({ action: { type: 'attrs', path: d, src: s, kind: 'dir' }, status: 'error', error: err as Error });
@@ -226,3 +237,11 @@ class Executor {
   }
 }
 
+/** The replica entry at an OS path (a held folder's path), for the record. */
+async function statAt(p: string, rel: string): Promise<Entry> {
+  try {
+    return toEntry(rel, await lstat(p))!;
+  } catch (err) {
+    throw new FsOpError('lstat', rel, err);
+  }
+}

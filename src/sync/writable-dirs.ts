@@ -1,5 +1,6 @@
-import { chmod, lstat } from 'node:fs/promises';
-import { abs, isWithin } from './paths.js';
+import { chmod, stat } from 'node:fs/promises';
+import { isWithin } from './paths.js';
+import type { SafeDirs } from './safe-dirs.js';
 
 /** Owner write and search: what creating, renaming and removing entries in a folder needs. */
 const OWNER_WX = 0o300;
@@ -14,7 +15,7 @@ const OWNER_WX = 0o300;
 export class WritableDirs {
   private readonly seen = new Map<string, Promise<boolean>>();
 
-  constructor(private readonly root: string) {}
+  constructor(private readonly safe: SafeDirs) {}
 
   /**
    * Makes sure the owner may create and remove entries in the folder `rel` (already checked to
@@ -38,10 +39,13 @@ export class WritableDirs {
 
   private async openNow(rel: string): Promise<boolean> {
     try {
-      const st = await lstat(abs(this.root, rel));
-      if (!st.isDirectory() || (st.mode & OWNER_WX) === OWNER_WX) return false;
-      await chmod(abs(this.root, rel), (st.mode & 0o7777) | OWNER_WX);
-      return true;
+      // Through the held folder itself: a folder swapped for a link cannot get someone else's file chmodded.
+      return await this.safe.within(rel, async (dir) => {
+        const st = await stat(dir);
+        if (!st.isDirectory() || (st.mode & OWNER_WX) === OWNER_WX) return false;
+        await chmod(dir, (st.mode & 0o7777) | OWNER_WX);
+        return true;
+      });
     } catch {
       return false;
     }

@@ -130,4 +130,52 @@ describe('paths that change type while a pass runs', () => {
     }
     console.log(`type-change: ${swaps} type changes during 6 passes`);
   });
+
+  it('replica folders replaced by links to the outside while a pass writes into them: nothing is written outside, the next pass is exact', async () => {
+    const seed = seedFor('type-change/replica');
+    const r = rng(seed);
+    const d = tempDir('fs-reptypes-');
+    const src = `${d}/src`;
+    const dst = `${d}/dst`;
+    const state = `${d}/state.record`;
+    const canary = `${d}/canary`;
+    const trash = `${d}/trash`;
+    mkdirSync(trash);
+    writeTree(canary, canaryTree());
+    const canaryBefore = canaryState(canary);
+    writeTree(src, tree('v0'));
+    expect((await syncOnce({ source: src, replica: dst, state })).report.outcome).toBe('ok');
+
+    let swaps = 0;
+    for (let round = 1; round <= 4; round++) {
+      rmSync(src, { recursive: true, force: true });
+      writeTree(src, tree(`v${round}`));
+      let running = true;
+      const pass = syncOnce({ source: src, replica: dst, state }).finally(() => {
+        running = false;
+      });
+      // Someone else with write access to the replica swaps its folders for links into the canary.
+      while (running) {
+        await new Promise((res) => setTimeout(res, r.int(3)));
+        const rel = `d${r.int(DIRS)}`;
+        try {
+          if (lstatSync(path.join(dst, rel)).isDirectory()) {
+            renameSync(path.join(dst, rel), path.join(trash, `t${swaps++}`));
+            symlinkSync(r.next() < 0.5 ? canary : '../canary', path.join(dst, rel));
+          }
+        } catch {
+          // the pass moved or replaced it first: try another
+        }
+      }
+      const { report } = await pass;
+      const why = `round ${round} (seed ${seed}), ${swaps} swaps so far`;
+      expect(['ok', 'errors'], why).toContain(report.outcome);
+      expect(canaryState(canary), `${why}: written outside the replica`).toBe(canaryBefore);
+      const settle = await syncOnce({ source: src, replica: dst, state });
+      expect(settle.report.outcome, why).toBe('ok');
+      expect(mirrorDiff(src, dst), why).toEqual([]);
+      expect(canaryState(canary), why).toBe(canaryBefore);
+    }
+    console.log(`type-change/replica: ${swaps} replica folders swapped for links during 4 passes`);
+  });
 });

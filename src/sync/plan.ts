@@ -242,21 +242,25 @@ class Planner {
     const used = new Set<string>();
     // Renames the record proves come first: a content match must not take their replica file
     // (and costs hashing), e.g. `cp x y; mv x z` moves x to z and copies y.
-    const byContent: Entry[] = [];
+    const byContent: Need[] = [];
     for (const need of d.needs) {
       const s = need.s;
       const byId = this.matchByIdentity(s, freed, used);
       if (byId === undefined) {
-        byContent.push(s);
+        byContent.push(need);
         continue;
       }
       used.add(byId.path);
       const orig = this.tree.get(byId.path)!.orig;
       moves.push(byId.hash === undefined ? { orig, to: s.path } : { orig, to: s.path, hash: byId.hash });
     }
-    for (const s of byContent) {
+    for (const { s, type } of byContent) {
       if (s.size === 0) continue;
-      const cands = (bySize.get(s.size) ?? []).filter((c) => c !== s.path && !used.has(c));
+      // A file changed in place is only worth hashing against replica files of its size that
+      // also have its mtime: a rename keeps the mtime, an edit does not (without this, editing
+      // 1 % of a tree hashes most edited files against each other's old versions).
+      const sameTime = (c: string): boolean => type === 'copy' || sameMtime(this.tree.get(c)!.e.mtimeMs, s.mtimeMs);
+      const cands = (bySize.get(s.size) ?? []).filter((c) => c !== s.path && !used.has(c) && sameTime(c));
       if (cands.length === 0) continue;
       const hs = this.srcHash(s);
       const hrs = cands.map((c) => this.repHash(this.tree.get(c)!));

@@ -53,7 +53,14 @@ export class VTree {
   /** Removes the entry at a path and everything below it; returns what was removed, deepest last. */
   removeTree(path: string): { path: string; v: VEntry }[] {
     const out: { path: string; v: VEntry }[] = [];
-    if (!this.byPath.has(path)) return out;
+    const top = this.byPath.get(path);
+    if (!top) return out;
+    if (!this.index && top.e.kind !== 'dir') {
+      // A file has nothing below it, and the index, once built, is built from what is left.
+      this.byPath.delete(path);
+      out.push({ path, v: top });
+      return out;
+    }
     const { pathOf, kids } = this.indexed();
     this.collect(path, out);
     for (const { path: p, v } of out) {
@@ -82,6 +89,7 @@ export class VTree {
   hasWithin(dir: string, pred: (v: VEntry, path: string) => boolean): boolean {
     const v = this.byPath.get(dir);
     if (v && pred(v, dir)) return true;
+    if (v && v.e.kind !== 'dir') return false; // nothing lies below a file or link
     for (const k of this.indexed().kids.get(dir) ?? []) if (isWithin(k, dir) && this.hasWithin(k, pred)) return true;
     return false;
   }

@@ -1,12 +1,12 @@
-import { existsSync, type Stats, constants } from 'node:fs';
-import { type FileHandle, open, readlink, realpath } from 'node:fs/promises';
+import { type Stats, closeSync, constants, existsSync, fstatSync, openSync, readlinkSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { FsOpError, errCode, isGone } from '../errors.js';
 import { abs } from './paths.js';
 
 /** An open source file that is provably the regular file at its path inside the source. */
 export interface SourceFile {
-  readonly fh: FileHandle;
+  /** The open file descriptor; the caller closes it (closeSync). */
+  readonly fd: number;
   /** fstat of the open file: the version being copied. */
   readonly st: Stats;
   /** A path that reopens exactly this file (the /proc fd link where there is one). */
@@ -25,32 +25,42 @@ const PROC_FD = existsSync('/proc/self/fd') ? '/proc/self/fd' : null;
  * for a link mid-pass would be (checked against the path the kernel resolved). Never blocks on
  * a fifo swapped in (O_NONBLOCK). Returns why not when the path is gone, is no longer a regular
  * file, or leads outside the source.
+ *
+ * Synchronous on purpose: these are metadata calls on an inode the scan just read, a few
+ * microseconds each, while each thread-pool round trip costs the main thread far more (on a
+ * busy 2-core machine often a context switch); only the data copy goes to the thread pool.
  */
-export async function openSourceFile(srcRoot: string, rel: string): Promise<SourceFile | NotOpened> {
-  let fh: FileHandle;
+export function openSourceFile(srcRoot: string, rel: string): SourceFile | NotOpened {
+  let fd: number;
   try {
-    fh = await open(abs(srcRoot, rel), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    fd = openSync(abs(srcRoot, rel), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
     if (isGone(err)) return 'vanished';
     if (errCode(err) === 'ELOOP') return 'not-regular';
     throw new FsOpError('open', rel, err);
   }
   try {
-    const st = await fh.stat();
+    const st = fstatSync(fd);
     if (!st.isFile()) {
-      await fh.close();
+      closeSync(fd);
       return 'not-regular';
     }
-    if (PROC_FD === null) return { fh, st, readPath: abs(srcRoot, rel) };
-    const link = `${PROC_FD}/${fh.fd}`;
-    const [resolved, root] = await Promise.all([readlink(link), realpath(srcRoot)]);
-    if (resolved !== path.join(root, rel)) {
-      await fh.close();
+    if (PROC_FD === null) return { fd, st, readPath: abs(srcRoot, rel) };
+    const link = `${PROC_FD}/${fd}`;
+    const resolved = readlinkSync(link);
+    // The resolved path has no link in it: equal to root/rel, it proves root/rel has none
+    // either. Only otherwise (a root reached through a link) is the root's real path needed.
+    if (resolved !== path.join(srcRoot, rel) && resolved !== path.join(realpathSync(srcRoot), rel)) {
+      closeSync(fd);
       return resolved.endsWith(' (deleted)') ? 'vanished' : 'escaped';
     }
-    return { fh, st, readPath: link };
+    return { fd, st, readPath: link };
   } catch (err) {
-    await fh.close().catch(() => undefined);
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed above
+    }
     if (isGone(err)) return 'vanished';
     throw new FsOpError('open', rel, err);
   }

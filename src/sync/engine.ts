@@ -13,6 +13,7 @@ import { plan } from './plan.js';
 import type { RecordStore } from './record.js';
 import { actionName, describeAction } from './report.js';
 import { FULL_SCOPE, type ScanScope, scan } from './scan.js';
+import { scanInThread } from './scan-thread.js';
 import {
 
   type Entry,
@@ -197,7 +198,8 @@ class Pass {
 
   private async scanReplica(scope: ScanScope): Promise<Snapshot> {
     try {
-      return await scan(this.s.replica, { filter: this.filter, signal: this.req.signal, scope, specials: 'replace' });
+      // In a worker thread: it lists the replica on the other core while this one lists the source.
+      return await scanInThread(this.s.replica, { filter: this.filter, excludes: this.s.excludes, signal: this.req.signal, scope, specials: 'replace' });
     } catch (err) {
       this.req.signal?.throwIfAborted();
       // Only a dry run meets a replica that does not exist yet: it is simply empty.

@@ -1,6 +1,5 @@
 import { constants } from 'node:fs';
 import { type FileHandle, lstat, mkdir, open, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
-import pLimit from 'p-limit';
 import { FsOpError, errCode, isGone } from '../errors.js';
 import { copyAtomic, setAttrs, symlinkAtomic } from './copy.js';
 import { baseOf, depth, joinRel, parentOf, sameMtime } from './paths.js';
@@ -48,12 +47,23 @@ export async function execute(actions: readonly Action[], opts: ExecuteOptions):
     }
     let j = i;
     while (j < actions.length && groupOf(actions[j]!) === group) j++;
-    const limit = pLimit(Math.max(1, opts.jobs));
-    await Promise.all(actions.slice(i, j).map((x) => limit(() => ex.run(x))));
+    await runConcurrently(actions, i, j, Math.max(1, opts.jobs), (x) => ex.run(x));
     i = j;
   }
   opts.signal?.throwIfAborted();
   await ex.fixFolders();
+}
+
+/**
+ * Runs fn over actions[from, to) with at most `jobs` in flight: `jobs` loops pulling the next
+ * index, rather than a queued promise per action (100k of them held ~100 MB on a first copy).
+ */
+async function runConcurrently(actions: readonly Action[], from: number, to: number, jobs: number, fn: (a: Action) => Promise<void>): Promise<void> {
+  let next = from;
+  const worker = async (): Promise<void> => {
+    while (next < to) await fn(actions[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, to - from) }, worker));
 }
 
 /** Removes leftover temp files of an interrupted pass. */

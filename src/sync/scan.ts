@@ -23,6 +23,11 @@ export interface ScanOptions {
    * not belong there, so the planner replaces or deletes them).
    */
   readonly specials?: 'skip' | 'replace';
+  /**
+   * Receives each listed entry instead of `entries` (which then stays empty): the scan worker
+   * packs them as they come rather than hold a Map of them too.
+   */
+  readonly onEntry?: (e: Entry) => void;
 }
 
 /** The whole tree. */
@@ -81,7 +86,8 @@ export async function scan(root: string, opts: ScanOptions = {}): Promise<Snapsh
   if (scope.deep.includes('')) await readdir(root);
   else await addAncestors([...scope.deep, ...scope.shallow], snap, root);
 
-  await new Walker(root, snap, filter, opts.specials ?? 'skip', opts.signal).run(queue);
+  const keep = opts.onEntry ?? ((e: Entry) => snap.entries.set(e.path, e));
+  await new Walker(root, snap, filter, opts.specials ?? 'skip', opts.signal, keep).run(queue);
   return snap;
 }
 
@@ -135,6 +141,7 @@ class Walker {
     private readonly filter: Filter | undefined,
     private readonly specials: 'skip' | 'replace',
     private readonly signal: AbortSignal | undefined,
+    private readonly keep: (e: Entry) => void,
   ) {
     this.prefix = root.endsWith('/') ? root : `${root}/`;
   }
@@ -231,7 +238,7 @@ class Walker {
       snap.excluded.set(rel, e);
       return;
     }
-    snap.entries.set(rel, e);
+    this.keep(e);
     if (e.kind === 'dir' && deep) this.dirs.push({ dir: rel, deep: true });
   }
 }

@@ -5,25 +5,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { closePool, syncOnce } from '../helpers/pass.js';
 import { type TreeSpec, cleanupTemps, mirrorDiff, readState, tempDir, writeTree } from '../helpers/tree.js';
+import { NOBODY, chattrWorks, isRoot, unprivileged } from '../helpers/privilege.js';
 
 // Tests here run concurrently: temp folders are removed once, after all of them.
 afterAll(async () => {
   cleanupTemps();
   await closePool();
 });
-
-const NOBODY = 65534;
-const isRoot = process.getuid?.() === 0;
-const SETPRIV = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
-/** How to run the CLI without root's power to read anything: null when that is impossible here. */
-const unprivileged: readonly string[] | null = !isRoot ? [] : spawnSync(SETPRIV[0]!, [...SETPRIV.slice(1), 'true']).status === 0 ? SETPRIV : null;
-const chattrWorks = ((): boolean => {
-  if (!isRoot) return false;
-  const d = tempDir('fs-chattr-probe-');
-  const ok = spawnSync('chattr', ['+i', d]).status === 0;
-  if (ok) spawnSync('chattr', ['-i', d]);
-  return ok;
-})();
 
 /** Gives the unprivileged user a temp tree it may write (when the tests run as root). */
 function handOver(...dirs: string[]): void {

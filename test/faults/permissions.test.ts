@@ -4,25 +4,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { cleanupTemps, mirrorDiff, readState, tempDir, writeTree } from '../helpers/tree.js';
 import { tempLeftovers } from './fault-kit.js';
+import { NOBODY, chattrWorks, isRoot, unprivileged } from '../helpers/privilege.js';
 
 /*
  * Mode bits do not stop root, and CI runs as root: the CLI is run as nobody (setpriv) so that
  * 0000 files and folders really are unreadable, and a replica folder owned by root with mode
  * 0555 really is unwritable. `chattr +i` makes a folder unwritable even for root.
  */
-const NOBODY = 65534;
-const isRoot = process.getuid?.() === 0;
-const SETPRIV = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
-/** The command prefix that runs the CLI without root's power; null when that cannot be done here. */
-const unprivileged: readonly string[] | null = !isRoot ? [] : spawnSync(SETPRIV[0]!, [...SETPRIV.slice(1), 'true']).status === 0 ? SETPRIV : null;
-const chattrWorks = ((): boolean => {
-  if (!isRoot) return false;
-  const d = tempDir('fs-chattr-probe-');
-  const ok = spawnSync('chattr', ['+i', d]).status === 0;
-  if (ok) spawnSync('chattr', ['-i', d]);
-  cleanupTemps();
-  return ok;
-})();
 if (unprivileged === null && !chattrWorks) console.warn('permissions: skipped, neither setpriv (to drop root) nor chattr +i works here');
 
 const immutable: string[] = [];

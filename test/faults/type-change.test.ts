@@ -78,24 +78,30 @@ function swapOne(r: Rng, src: string, canary: string, trash: string, n: number):
   return `${rel}: link -> file`;
 }
 
+/** A mirrored v0 tree, a canary folder outside both trees, and a trash folder, for one race. */
+async function raceSetup(seedName: string, prefix: string) {
+  const seed = seedFor(seedName);
+  const r = rng(seed);
+  const d = tempDir(prefix);
+  const src = `${d}/src`;
+  const dst = `${d}/dst`;
+  const state = `${d}/state.record`;
+  const canary = `${d}/canary`;
+  const trash = `${d}/trash`;
+  mkdirSync(trash);
+  writeTree(canary, canaryTree());
+  const canaryBefore = canaryState(canary);
+  writeTree(src, tree('v0'));
+  expect((await syncOnce({ source: src, replica: dst, state })).report.outcome).toBe('ok');
+  return { seed, r, src, dst, state, canary, trash, canaryBefore };
+}
+
 afterEach(cleanupTemps);
 afterAll(closePool);
 
 describe('paths that change type while a pass runs', () => {
   it('files and folders become folders, files and links to the outside mid-pass: no crash, nothing outside written or copied in, an exact mirror at the end', async () => {
-    const seed = seedFor('type-change');
-    const r = rng(seed);
-    const d = tempDir('fs-types-');
-    const src = `${d}/src`;
-    const dst = `${d}/dst`;
-    const state = `${d}/state.record`;
-    const canary = `${d}/canary`;
-    const trash = `${d}/trash`;
-    mkdirSync(trash);
-    writeTree(canary, canaryTree());
-    const canaryBefore = canaryState(canary);
-    writeTree(src, tree('v0'));
-    expect((await syncOnce({ source: src, replica: dst, state })).report.outcome).toBe('ok');
+    const { seed, r, src, dst, state, canary, trash, canaryBefore } = await raceSetup('type-change', 'fs-types-');
 
     let swaps = 0;
     for (let round = 1; round <= 4; round++) {
@@ -132,19 +138,7 @@ describe('paths that change type while a pass runs', () => {
   });
 
   it('replica folders replaced by links to the outside while a pass writes into them: nothing is written outside, the next pass is exact', async () => {
-    const seed = seedFor('type-change/replica');
-    const r = rng(seed);
-    const d = tempDir('fs-reptypes-');
-    const src = `${d}/src`;
-    const dst = `${d}/dst`;
-    const state = `${d}/state.record`;
-    const canary = `${d}/canary`;
-    const trash = `${d}/trash`;
-    mkdirSync(trash);
-    writeTree(canary, canaryTree());
-    const canaryBefore = canaryState(canary);
-    writeTree(src, tree('v0'));
-    expect((await syncOnce({ source: src, replica: dst, state })).report.outcome).toBe('ok');
+    const { seed, r, src, dst, state, canary, trash, canaryBefore } = await raceSetup('type-change/replica', 'fs-reptypes-');
 
     let swaps = 0;
     for (let round = 1; round <= 3; round++) {

@@ -12,7 +12,7 @@ import { HashPool } from './sync/hash-pool.js';
 import { RecordStore } from './sync/record.js';
 import type { PassReport } from './sync/types.js';
 import type { ScanScope } from './sync/scan.js';
-import { type Watcher, startWatch } from './watch.js';
+import type { Watcher } from './watch.js';
 
 /** Exit codes, as in the contract. */
 export const EXIT = Object.freeze({ ok: 0, errors: 1, usage: 2, refused: 3, locked: 4, aborted: 130 });
@@ -108,6 +108,8 @@ async function daemon(
   let watcher: Watcher | undefined;
   if (config.watch) {
     try {
+      // Loaded only for --watch: chokidar's import is a tenth of a --once run's startup.
+      const { startWatch } = await import('./watch.js');
       watcher = startWatch(config, log);
     } catch (err) {
       log.warn({ path: config.source, err: describe(err) }, `cannot watch ${config.source}: ${describe(err)}; passes run on the interval only`);

@@ -57,6 +57,8 @@ export interface PassRequest {
 }
 
 const PLAN_ROUNDS = 4;
+/** Record entries from which the replica is listed in a worker thread (see scanReplica). */
+const WORKER_SCAN_MIN = 10_000;
 const CHECKPOINT_EVERY = 5_000;
 const CHECKPOINT_MS = 10_000;
 
@@ -198,8 +200,11 @@ class Pass {
 
   private async scanReplica(scope: ScanScope): Promise<Snapshot> {
     try {
-      // In a worker thread: it lists the replica on the other core while this one lists the source.
-      return await scanInThread(this.s.replica, { filter: this.filter, excludes: this.s.excludes, signal: this.req.signal, scope, specials: 'replace' });
+      // A big replica is listed in a worker thread, on the other core while this one lists the
+      // source; a small one here (a worker takes ~40 ms to start, longer than listing 10k entries).
+      const opts = { filter: this.filter, signal: this.req.signal, scope, specials: 'replace' as const };
+      const big = (this.d.store?.record.size ?? 0) >= WORKER_SCAN_MIN;
+      return await (big ? scanInThread(this.s.replica, { ...opts, excludes: this.s.excludes }) : scan(this.s.replica, opts));
     } catch (err) {
       this.req.signal?.throwIfAborted();
       // Only a dry run meets a replica that does not exist yet: it is simply empty.

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { constants } from 'node:fs';
 import { type FileHandle, lstat, mkdir, open, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { FsOpError, errCode, isGone } from '../errors.js';
@@ -34,6 +35,8 @@ const GROUP: Partial<Record<Action['type'], string>> = { copy: 'write', update: 
  * concurrently, bounded by `jobs`. A failed action is reported and the rest goes on.
  */
 export async function execute(actions: readonly Action[], opts: ExecuteOptions): Promise<void> {
+  // Every copy in flight listens for a hard stop: --jobs above 10 is not a listener leak.
+  if (opts.signal) setMaxListeners(0, opts.signal);
   const ex = new Executor(opts);
   let i = 0;
   while (i < actions.length) {

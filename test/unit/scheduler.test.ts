@@ -250,7 +250,9 @@ describe('the daemon parts over many real passes', () => {
     await engine.runPass({});
     expect(stop.reason()).toBe('quit');
     expect(mirrorDiff(src, dst)).toEqual([]);
-    expect(samples[1]).toBeLessThanOrEqual(samples[0]!);
+    // A leak of one handle per pass would show ~90 more here; 2 of slack absorbs an fs request or
+    // timer that happens to be in flight at every sample of a window on a loaded machine.
+    expect(samples[1], `resources late: ${process.getActiveResourcesInfo().join(', ')}`).toBeLessThanOrEqual(samples[0]! + 2);
     await watcher.close();
     await watcher.close(); // idempotent
     stop.dispose();
@@ -260,6 +262,6 @@ describe('the daemon parts over many real passes', () => {
     // Closed handles go away within a few turns of the loop (longer on a loaded machine): poll, bounded.
     const deadline = Date.now() + 2_000;
     while (process.getActiveResourcesInfo().length > resourcesBefore && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect(process.getActiveResourcesInfo().length).toBeLessThanOrEqual(resourcesBefore);
+    expect(process.getActiveResourcesInfo().length, `left: ${process.getActiveResourcesInfo().join(', ')}`).toBeLessThanOrEqual(resourcesBefore);
   });
 });

@@ -11,7 +11,7 @@ import type { HashPool } from './hash-pool.js';
 import { abs, isWithin, parentOf } from './paths.js';
 import { plan } from './plan.js';
 import type { RecordStore } from './record.js';
-import { actionName, describeAction } from './report.js';
+import { actionName, describeAction, shownPaths } from './report.js';
 import { FULL_SCOPE, type ScanScope, scan } from './scan.js';
 import { scanInThread } from './scan-thread.js';
 import {
@@ -171,8 +171,7 @@ class Pass {
         if (name === null) continue;
         this.counts[name]++;
         if (a.type === 'copy' || a.type === 'update') this.counts.bytes += a.src.size;
-        const shown = a.type !== 'move' && 'orig' in a && a.orig ? a.orig : a.path;
-        d.log.info({ action: name, path: shown, ...(a.type === 'move' ? { from: a.orig ?? a.from } : {}), dryRun: true }, describeAction(a, true));
+        d.log.info({ action: name, ...shownPaths(a), dryRun: true }, describeAction(a, true));
       }
       return this.finish(this.counts.errors > 0 ? 'errors' : 'ok');
     }
@@ -275,8 +274,7 @@ class Pass {
     } else {
       this.counts[name]++;
       this.counts.bytes += r.bytes;
-      const shown = a.type !== 'move' && 'orig' in a && a.orig ? a.orig : a.path;
-      log.info({ action: name, path: shown, ...(a.type === 'move' ? { from: a.orig ?? a.from } : {}), ...(r.bytes ? { bytes: r.bytes } : {}) }, describeAction(a, false));
+      log.info({ action: name, ...shownPaths(a), ...(r.bytes ? { bytes: r.bytes } : {}) }, describeAction(a, false));
     }
     this.recordResult(r, replica);
   }

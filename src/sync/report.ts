@@ -6,9 +6,19 @@ export function actionName(a: Action): ActionName | null {
   return a.type;
 }
 
+/**
+ * The paths a user sees for an action: where the scan found the entry, not the temp name it may
+ * have been set aside under during the pass (`from` only for moves).
+ */
+export function shownPaths(a: Action): { path: string; from?: string } {
+  if (a.type === 'move') return { path: a.path, from: a.orig ?? a.from };
+  return { path: 'orig' in a && a.orig ? a.orig : a.path };
+}
+
 /** The one human line for an action: "copy a/b.txt", "move old -> new". */
 export function describeAction(a: Action, dryRun: boolean): string {
-  const what = a.type === 'move' ? `move ${a.orig ?? a.from} -> ${a.path}` : `${a.type} ${'orig' in a && a.orig ? a.orig : a.path}`;
+  const { path, from } = shownPaths(a);
+  const what = from === undefined ? `${a.type} ${path}` : `move ${from} -> ${path}`;
   return dryRun ? `would ${what}` : what;
 }
 

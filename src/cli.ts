@@ -36,6 +36,7 @@ export function program(out: (s: string) => void): Command {
     .option('--max-delete <n>', 'refuse a pass that would delete more than n entries (or n%)')
     .option('--allow-empty-source', 'allow mirroring an empty source over a non-empty replica')
     .option('--jobs <n>', 'parallel file operations (default: 8)')
+    .option('--modify-window <duration>', 'mtimes closer than this are equal: auto (what the filesystems keep, e.g. 2s on FAT), 0, 1s, 500ms', 'auto')
     .addOption(new Option('--log-level <level>', 'log level').choices([...LOG_LEVELS]).default('info'))
     .helpOption('-h, --help', 'show this help')
     .exitOverride()

@@ -1,7 +1,7 @@
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError, describe, errCode } from './errors.js';
-import { parseDuration } from './duration.js';
+import { parseDuration, parseWindow } from './duration.js';
 import { defaultHashThreads } from './sync/hash-pool.js';
 import { defaultRecordPath } from './sync/record.js';
 import type { HashAlgo } from './sync/types.js';
@@ -46,6 +46,8 @@ export interface Config {
   readonly allowEmptySource: boolean;
   readonly jobs: number;
   readonly logLevel: LogLevel;
+  /** `--modify-window` in ms; null = auto (the coarser step of what the two filesystems keep). */
+  readonly modifyWindowMs: number | null;
 }
 
 /** Raw option values as commander hands them over. */
@@ -67,6 +69,7 @@ export interface RawOptions {
   allowEmptySource?: boolean;
   jobs?: string;
   logLevel?: string;
+  modifyWindow?: string;
 }
 
 /**
@@ -132,6 +135,7 @@ export function buildConfig(raw: RawOptions, extraExcludes: readonly string[] = 
   }
 
   if (raw.watch && once) throw new UsageError('--watch cannot be combined with --once');
+  const modifyWindowMs = parseWindow(raw.modifyWindow ?? 'auto');
 
   return Object.freeze({
     source,
@@ -150,6 +154,7 @@ export function buildConfig(raw: RawOptions, extraExcludes: readonly string[] = 
     allowEmptySource: raw.allowEmptySource === true,
     jobs,
     logLevel: levelText as LogLevel,
+    modifyWindowMs,
   });
 }
 

@@ -21,6 +21,28 @@ export function parseDuration(text: string, option = '--interval'): number {
   return seconds * 1000;
 }
 
+const WINDOW = /^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$/;
+
+/**
+ * Parses a `--modify-window`: `auto` (null: what the filesystems keep), `0` (exact), a bare
+ * number of seconds, or `2s`, `500ms`, `1s500ms`, `1h` (FAT drives that shift by an hour with
+ * daylight saving time). At most one day.
+ */
+export function parseWindow(text: string, option = '--modify-window'): number | null {
+  const t = text.trim();
+  if (t === 'auto') return null;
+  let ms: number;
+  if (/^\d+$/.test(t)) ms = Number(t) * 1000;
+  else {
+    const m = WINDOW.exec(t);
+    if (!m || t === '') throw new UsageError(`${option} ${JSON.stringify(text)}: expected auto, 0, or a duration such as 2s, 500ms, 1s500ms`);
+    const [, h = '0', min = '0', s = '0', msPart = '0'] = m;
+    ms = Number(h) * 3_600_000 + Number(min) * 60_000 + Number(s) * 1000 + Number(msPart);
+  }
+  if (!Number.isSafeInteger(ms) || ms > 86_400_000) throw new UsageError(`${option} ${JSON.stringify(text)}: at most one day`);
+  return ms;
+}
+
 /** Formats milliseconds for humans: 5400000 → "1h30m". */
 export function formatDuration(ms: number): string {
   let s = Math.round(ms / 1000);

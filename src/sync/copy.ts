@@ -1,6 +1,7 @@
 import type { Stats } from 'node:fs';
-import { closeSync, constants, lstatSync, renameSync, utimesSync } from 'node:fs';
+import { closeSync, constants, createReadStream, createWriteStream, lstatSync, renameSync, utimesSync } from 'node:fs';
 import { chmod, copyFile, lstat, rename, symlink, unlink, utimes } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { FsOpError, isGone } from '../errors.js';
 import { abs, baseOf, joinRel, parentOf, tmpName } from './paths.js';
 import { openSourceFile } from './source-file.js';
@@ -36,7 +37,7 @@ const RETRIES = 3;
  * again, and only an untouched copy is renamed into place. A file that changed meanwhile is
  * retried, then reported as changing; a torn copy is never renamed.
  */
-export async function copyAtomic(srcRoot: string, repRoot: string, rel: string, signal?: AbortSignal, repDir?: string): Promise<CopyOutcome> {
+export async function copyAtomic(srcRoot: string, repRoot: string, rel: string, signal?: AbortSignal, repDir?: string, keepModes = true): Promise<CopyOutcome> {
   const from = abs(srcRoot, rel);
   // `repDir`: the replica folder that holds `rel`, named so that no link can redirect it (SafeDirs.within).
   const dest = repDir === undefined ? abs(repRoot, rel) : joinRel(repDir, baseOf(rel));
@@ -55,7 +56,9 @@ export async function copyAtomic(srcRoot: string, repRoot: string, rel: string, 
       try {
         // The data copy stays in the thread pool even for small files: with a cold cache, copies
         // run one after another on the main thread were 2-3x slower (20k files: 14 s vs 5.5 s).
-        await kernelCopy(opened.readPath, tmp, signal);
+        // fs.copyFile sets the copy's permission bits and fails where the filesystem has none
+        // (fusefat: ENOSYS); there the bytes are streamed into a new file instead.
+        await (keepModes ? kernelCopy(opened.readPath, tmp, signal) : streamCopy(opened.readPath, tmp, signal));
       } catch (err) {
         signal?.throwIfAborted();
         if (isGone(err) && !statOrNull(from, 'lstat')) return { kind: 'vanished' };
@@ -78,7 +81,7 @@ export async function copyAtomic(srcRoot: string, repRoot: string, rel: string, 
       }
       if (!post) return { kind: 'vanished' };
       if (!sameVersion(pre, post) || copied.size !== pre.size) continue;
-      if ((copied.mode & 0o7777) !== (pre.mode & 0o7777)) await setAttrs(tmp, rel, pre.mode & 0o7777, pre.atimeMs, pre.mtimeMs);
+      if (keepModes && (copied.mode & 0o7777) !== (pre.mode & 0o7777)) await setAttrs(tmp, rel, pre.mode & 0o7777, pre.atimeMs, pre.mtimeMs);
       let rep: Stats;
       try {
         renameSync(tmp, dest);
@@ -130,6 +133,11 @@ function kernelCopy(from: string, tmp: string, signal?: AbortSignal): Promise<vo
   });
 }
 
+/** Copies bytes into a new file (never an existing one) without touching its mode: for filesystems that keep no permission bits. */
+function streamCopy(from: string, tmp: string, signal?: AbortSignal): Promise<void> {
+  return pipeline(createReadStream(from), createWriteStream(tmp, { flags: 'wx' }), signal ? { signal } : {});
+}
+
 /** Creates or retargets a symlink atomically (temp link, then rename over the old entry). */
 export async function symlinkAtomic(repRoot: string, rel: string, target: string, repDir?: string): Promise<Entry> {
   const dest = repDir === undefined ? abs(repRoot, rel) : joinRel(repDir, baseOf(rel));
@@ -145,10 +153,10 @@ export async function symlinkAtomic(repRoot: string, rel: string, target: string
   return toEntry(rel, st, target)!;
 }
 
-/** Sets permission bits and mtime of a path we just created (not a symlink). */
-export async function setAttrs(p: string, rel: string, mode: number, atimeMs: number, mtimeMs: number): Promise<void> {
+/** Sets permission bits (unless null: the filesystem keeps none) and mtime of a path we just created (not a symlink). */
+export async function setAttrs(p: string, rel: string, mode: number | null, atimeMs: number, mtimeMs: number): Promise<void> {
   try {
-    await chmod(p, mode);
+    if (mode !== null) await chmod(p, mode);
     await utimes(p, atimeMs / 1000, mtimeMs / 1000);
   } catch (err) {
     throw new FsOpError('set attributes of', rel, err);

@@ -8,6 +8,8 @@ export interface EmitInput {
   readonly source: Snapshot;
   readonly replica: Snapshot;
   readonly diff: Diff;
+  /** Case-only renames (replicas that fold names): applied before everything else. */
+  readonly caseMoves: readonly MoveDecision[];
   readonly dirMoves: readonly MoveDecision[];
   readonly fileMoves: readonly MoveDecision[];
   readonly deleteExcluded: boolean;
@@ -29,7 +31,7 @@ export function emit(inp: EmitInput): Plan {
   const src = inp.source.entries;
   const tree = new VTree(inp.replica.entries.values());
   const actions: Action[] = [];
-  const pending = new Set<string>([...inp.dirMoves, ...inp.fileMoves].map((m) => m.orig));
+  const pending = new Set<string>([...inp.caseMoves, ...inp.dirMoves, ...inp.fileMoves].map((m) => m.orig));
   const withheld = inp.source.issues.length > 0;
   let staged = 0;
   let deleteCount = 0;
@@ -76,7 +78,7 @@ export function emit(inp: EmitInput): Plan {
     }
   }
 
-  const move = (m: MoveDecision, kind: EntryKind): void => {
+  const move = (m: MoveDecision, kind: EntryKind, nameOnly = false): void => {
     const hash = m.hash;
     pending.delete(m.orig);
     if (tree.whereIs(m.orig) === undefined) return;
@@ -93,11 +95,16 @@ export function emit(inp: EmitInput): Plan {
       src: s,
       ...(hash === undefined ? {} : { hash }),
       ...(from !== m.orig ? { orig: m.orig } : {}),
+      ...(nameOnly ? { nameOnly } : {}),
     });
     tree.move(from, m.to);
-    if (kind === 'file') place(m.to, s);
+    if (kind === 'file' && !nameOnly) place(m.to, s);
   };
 
+  for (const m of inp.caseMoves) {
+    const at = tree.whereIs(m.orig);
+    if (at !== undefined) move(m, tree.get(at)!.e.kind, true);
+  }
   // In the planner's order: each folder rename was decided on the model as the earlier ones left it.
   for (const m of inp.dirMoves) move(m, 'dir');
 

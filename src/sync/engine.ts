@@ -4,9 +4,14 @@ import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { describe, errCode } from '../errors.js';
+import { KnownFilesystems } from '../trees/known-fs.js';
+import type { FsTraits } from '../trees/probe.js';
 import { removeInFlight, sameVersion } from './copy.js';
 import { type ActionResult, execute, removeStale } from './execute.js';
 import { type Filter, makeFilter } from './filter.js';
+import { EXACT_RULES, type FsRules, autoWindowMs, devKey, nameFolding } from './fs-rules.js';
+import { renumbered } from './identity.js';
+import { dropUnplaceable, findUnplaceable } from './placeable.js';
 import type { HashPool } from './hash-pool.js';
 import { abs, isWithin, parentOf } from './paths.js';
 import { plan } from './plan.js';
@@ -41,6 +46,8 @@ export interface SyncSettings {
   readonly allowEmptySource: boolean;
   readonly jobs: number;
   readonly dryRun: boolean;
+  /** `--modify-window` in ms; null or absent = auto (what the filesystems keep). */
+  readonly modifyWindowMs?: number | null;
 }
 
 /** What a pass uses besides settings. `store` is null only when no record can be kept. */
@@ -65,7 +72,8 @@ const CHECKPOINT_MS = 10_000;
 /** Builds the pass runner for one source/replica pair. */
 export function createEngine(settings: SyncSettings, deps: EngineDeps): { runPass(req?: PassRequest): Promise<PassReport> } {
   const filter = makeFilter(settings.excludes);
-  return { runPass: (req = {}) => new Pass(settings, deps, filter, req).run() };
+  const known = new KnownFilesystems();
+  return { runPass: (req = {}) => new Pass(settings, deps, filter, req, known).run() };
 }
 
 class Pass {
@@ -76,12 +84,15 @@ class Pass {
   private readonly hashedVersion = new Map<string, Entry>();
   private saving: Promise<void> = Promise.resolve();
   private lastSave = performance.now();
+  /** How the trees compare, once the filesystems are known (set early in the pass). */
+  private rules: FsRules = EXACT_RULES;
 
   constructor(
     private readonly s: SyncSettings,
     private readonly d: EngineDeps,
     private readonly filter: Filter,
     private readonly req: PassRequest,
+    private readonly known: KnownFilesystems,
   ) {}
 
   async run(): Promise<PassReport> {
@@ -105,8 +116,6 @@ class Pass {
 
   private async runInner(): Promise<PassReport> {
     const { s, d } = this;
-    const scope = this.req.scope ?? FULL_SCOPE;
-    const full = scope === FULL_SCOPE;
     if (!s.dryRun) {
       try {
         await mkdir(s.replica, { recursive: true });
@@ -116,6 +125,18 @@ class Pass {
         return this.finish('errors', 'replica not writable');
       }
     }
+    let traits: FsTraits;
+    try {
+      traits = await this.replicaTraits();
+    } catch (err) {
+      this.counts.errors++;
+      d.log.error({ path: s.replica, err: describe(err) }, `cannot write in the replica ${s.replica}: ${describe(err)}`);
+      return this.finish('errors', 'replica not writable');
+    }
+    const fold = nameFolding(traits);
+    // A replica that folds names needs every sibling of a name to place it: no partial listings.
+    const scope = fold ? FULL_SCOPE : (this.req.scope ?? FULL_SCOPE);
+    const full = scope === FULL_SCOPE;
     const rootBefore = await rootId(s.source);
     // Both trees are listed at once: the lstat calls of one overlap the JavaScript of the other.
     const replicaScan = this.scanReplica(scope);
@@ -133,7 +154,7 @@ class Pass {
     const replica = await replicaScan;
     // A source renamed away or unmounted while it was listed leaves a listing that silently
     // lacks whole folders (they vanished): trusting it would delete their replica copies.
-    if ((await rootId(s.source)) !== rootBefore) {
+    if ((await rootId(s.source)) !== rootBefore || rootBefore === null) {
       this.counts.errors++;
       d.log.error({ path: s.source }, `the source ${s.source} vanished or was replaced while it was listed (renamed or unmounted?); nothing changed in the replica`);
       return this.finish('errors', 'source vanished');
@@ -154,7 +175,18 @@ class Pass {
       return this.finish('refused', why);
     }
 
-    const p = await this.planWithHashes(source, replica, full ? undefined : scopeTest(scope));
+    const inScope = full ? undefined : scopeTest(scope);
+    this.rules = await this.rulesFor(traits, source, replica, Number(rootBefore.split(':')[0]), inScope);
+    this.rules = fold ? { ...this.rules, fold } : this.rules;
+    const unplaceable = findUnplaceable(source.entries, traits, fold);
+    for (const u of unplaceable) {
+      this.counts.errors++;
+      const more = u.below > 0 ? ` (with the ${u.below} entries below it)` : '';
+      d.log.error({ path: u.path, op: 'mirror', err: u.reason }, `cannot mirror ${u.path}${more}: ${u.reason}`);
+    }
+    dropUnplaceable(source.entries, unplaceable);
+
+    const p = await this.planWithHashes(source, replica, inScope);
     if (s.maxDelete && p.deleteCount > 0) {
       const limit = s.maxDelete.percent ? Math.floor((s.maxDelete.count / 100) * replica.entries.size) : s.maxDelete.count;
       if (p.deleteCount > limit) {
@@ -183,6 +215,7 @@ class Pass {
       replica: s.replica,
       sourceDirs: dirsOf(source),
       jobs: s.jobs,
+      rules: this.rules,
       ...(this.req.signal ? { signal: this.req.signal } : {}),
       onResult: (r) => this.onResult(r, replica),
     });
@@ -195,6 +228,40 @@ class Pass {
       d.log.error({ path: s.source }, `the source ${s.source} vanished or was replaced during the pass (renamed or unmounted?); what was not copied yet will be by the next pass`);
     }
     return this.finish(this.counts.errors > 0 ? 'errors' : 'ok');
+  }
+
+  /** The replica's traits (probed once per device and run), logged when newly measured. */
+  private async replicaTraits(): Promise<FsTraits> {
+    const { traits, fresh } = await this.known.replicaTraits(this.s.replica, this.s.dryRun);
+    if (fresh) {
+      const { probeMs, ...shown } = traits;
+      this.d.log.info({ path: this.s.replica, ...shown, mtimeResolutionMs: Number.isFinite(traits.mtimeResolutionMs) ? traits.mtimeResolutionMs : 'not kept', probeMs: Math.round(probeMs * 10) / 10 }, 'replica filesystem');
+    }
+    if ((!traits.ctime || !traits.stableInodes) && traits.probed && this.known.firstWeakWarning()) {
+      const why = [!traits.ctime ? 'its change times only repeat the modification times' : '', !traits.stableInodes ? 'its inode numbers change when it is mounted again' : ''].filter(Boolean).join(' and ');
+      this.d.log.warn(
+        { path: this.s.replica, type: traits.type },
+        `drift detection is weaker on this replica (${traits.type}): ${why}, so a hand edit in the replica that keeps a file's size and modification time goes unnoticed; --checksum compares contents`,
+      );
+    }
+    return traits;
+  }
+
+  /** This pass's comparison rules: the modify window, and which inode numbers still mean what the record says. */
+  private async rulesFor(traits: FsTraits, source: Snapshot, replica: Snapshot, srcRootDev: number, inScope?: (p: string) => boolean): Promise<FsRules> {
+    const srcStep = this.known.sourceStepMs(srcRootDev, () => mtimesOf(source), source.entries.size);
+    const explicit = this.s.modifyWindowMs ?? null;
+    const windowMs = explicit ?? autoWindowMs(traits, srcStep);
+    const base: FsRules = { windowMs, exactSource: explicit === null && windowMs > 0, modes: traits.modes, srcIno: true, repIno: true, srcRootDev };
+    const record = this.d.store?.record;
+    if (!record || record.size === 0) return base;
+    const srcPerMount = !(await this.known.sourceKeepsInodes(srcRootDev, this.s.source));
+    const srcRenumbered = renumbered('src', record, source.entries, base, srcPerMount, inScope);
+    const repRenumbered = renumbered('rep', record, replica.entries, base, !traits.stableInodes, inScope);
+    for (const [side, root, yes] of [['source', this.s.source, srcRenumbered], ['replica', this.s.replica, repRenumbered]] as const) {
+      if (yes) this.d.log.info({ path: root }, `the ${side}'s inode numbers changed since the last pass (mounted again?); files are compared by size and time this pass, not re-read`);
+    }
+    return { ...base, srcIno: !srcRenumbered, repIno: !repRenumbered };
   }
 
   private async scanReplica(scope: ScanScope): Promise<Snapshot> {
@@ -216,7 +283,7 @@ class Pass {
   private async planWithHashes(source: Snapshot, replica: Snapshot, inScope?: (p: string) => boolean): Promise<Plan> {
     const record = this.d.store?.record ?? new Map<string, RecordEntry>();
     const options = { checksum: this.s.checksum, deleteExcluded: this.s.deleteExcluded, algo: this.s.hash };
-    const input = { source, replica, record, hashes: this.hashes, options, ...(inScope ? { inScope } : {}) };
+    const input = { source, replica, record, hashes: this.hashes, options, rules: this.rules, ...(inScope ? { inScope } : {}) };
     let p = plan(input);
     for (let round = 1; round < PLAN_ROUNDS && p.missing.length > 0; round++) {
       await this.hashAll(p.missing, source, replica);
@@ -291,20 +358,21 @@ class Pass {
         const key = hashKey('src', a.path);
         const v = this.hashedVersion.get(key);
         const hash = v && r.src && sameVersion(v, r.src) ? this.hashes.get(key) : undefined;
-        store.set(a.path, recordOf(r.src ?? a.src, r.rep!, hash || undefined, algo));
+        store.set(a.path, recordOf(r.src ?? a.src, r.rep!, hash || undefined, algo, this.rules.srcRootDev));
         break;
       }
       case 'move':
         store.delete(a.from);
-        if (!a.stage) store.set(a.path, recordOf(a.src, r.rep!, a.hash, algo));
+        // A set-aside or a respelling proves nothing about content: the plan's own checks record those paths.
+        if (!a.stage && !a.nameOnly) store.set(a.path, recordOf(a.src, r.rep!, a.hash, algo, this.rules.srcRootDev));
         break;
       case 'mkdir':
       case 'symlink':
-        store.set(a.path, recordOf(a.src, r.rep!, undefined, algo));
+        store.set(a.path, recordOf(a.src, r.rep!, undefined, algo, this.rules.srcRootDev));
         break;
       case 'attrs': {
         const rep = r.rep ?? replica.entries.get(a.path);
-        if (rep) store.set(a.path, recordOf(a.src, rep, a.hash ?? store.record.get(a.path)?.hash, algo));
+        if (rep) store.set(a.path, recordOf(a.src, rep, a.hash ?? store.record.get(a.path)?.hash, algo, this.rules.srcRootDev));
         break;
       }
       case 'delete':
@@ -324,7 +392,7 @@ class Pass {
   private commitRecord(p: Plan, source: Snapshot, scope: ScanScope, full: boolean): void {
     const store = this.d.store;
     if (!store) return;
-    for (const v of p.verified) store.set(v.path, recordOf(v.src, v.rep, v.hash, this.s.hash));
+    for (const v of p.verified) store.set(v.path, recordOf(v.src, v.rep, v.hash, this.s.hash, this.rules.srcRootDev));
     const inScope = full ? () => true : scopeTest(scope);
     const gone: string[] = [];
     for (const k of store.record.keys()) if (!source.entries.has(k) && inScope(k)) gone.push(k);
@@ -345,8 +413,11 @@ class Pass {
   }
 }
 
-/** Builds the record line for an entry made true: source identity, replica identity, content. */
-export function recordOf(src: Entry, rep: Entry, hash: string | undefined, algo: HashAlgo): RecordEntry {
+/**
+ * Builds the record line for an entry made true: source identity, replica identity, content.
+ * Entries on the source root's device are recorded with device 0 (see FsRules.srcRootDev).
+ */
+export function recordOf(src: Entry, rep: Entry, hash: string | undefined, algo: HashAlgo, srcRootDev = -1): RecordEntry {
   const e: RecordEntry = {
     kind: src.kind,
     size: src.size,
@@ -355,7 +426,7 @@ export function recordOf(src: Entry, rep: Entry, hash: string | undefined, algo:
     rIno: rep.ino,
     rCtimeMs: rep.ctimeMs,
     sIno: src.ino,
-    sDev: src.dev,
+    sDev: devKey({ srcRootDev }, src.dev),
     sCtimeMs: src.ctimeMs,
   };
   return {
@@ -379,6 +450,10 @@ async function rootId(p: string): Promise<string | null> {
   } catch {
     return null;
   }
+}
+
+function* mtimesOf(s: Snapshot): Iterable<number> {
+  for (const e of s.entries.values()) if (e.kind !== 'symlink') yield e.mtimeMs;
 }
 
 function dirsOf(s: Snapshot): Map<string, Entry> {

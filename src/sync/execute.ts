@@ -3,7 +3,8 @@ import { constants } from 'node:fs';
 import { type FileHandle, lstat, mkdir, open, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { FsOpError, errCode, isGone } from '../errors.js';
 import { copyAtomic, setAttrs, symlinkAtomic } from './copy.js';
-import { baseOf, depth, joinRel, parentOf, sameMtime } from './paths.js';
+import { type FsRules, mtimeEq } from './fs-rules.js';
+import { baseOf, depth, joinRel, parentOf } from './paths.js';
 import { SafeDirs } from './safe-dirs.js';
 import { toEntry } from './scan.js';
 import type { Action, Entry } from './types.js';
@@ -22,6 +23,8 @@ export interface ExecuteOptions {
   /** Source folders by path: their mode and mtime are restored after their content changed. */
   readonly sourceDirs: ReadonlyMap<string, Entry>;
   readonly jobs: number;
+  /** What the replica keeps: permission bits are only set where it keeps them, mtimes fixed only outside the window. */
+  readonly rules: Pick<FsRules, 'windowMs' | 'modes'>;
   readonly signal?: AbortSignal;
   readonly onResult: (r: ActionResult) => void;
 }
@@ -149,7 +152,7 @@ class Executor {
           this.writable.forget(a.from);
           this.writable.forget(a.path);
         }
-        if (a.stage) return { action: a, status: 'ok', bytes: 0 };
+        if (a.stage || a.nameOnly) return { action: a, status: 'ok', bytes: 0 };
         if (a.kind === 'dir') {
           this.touched.add(a.path);
           return { action: a, status: 'ok', rep: target!, bytes: 0 };
@@ -159,7 +162,7 @@ class Executor {
       case 'copy':
       case 'update':
         return this.safe.within(parent, async (dir) => {
-          const out = await copyAtomic(this.o.source, this.o.replica, a.path, this.o.signal, dir);
+          const out = await copyAtomic(this.o.source, this.o.replica, a.path, this.o.signal, dir, this.o.rules.modes);
           if (out.kind !== 'done') return { action: a, status: 'skipped', why: out.kind };
           return { action: a, status: 'ok', rep: out.rep, src: out.src, bytes: out.src.size };
         });
@@ -216,12 +219,12 @@ class Executor {
         fh = await open(p, constants.O_RDONLY | constants.O_NOFOLLOW);
         const st = await fh.stat();
         if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EINVAL' });
-        if ((st.mode & 0o7777) !== src.mode) await fh.chmod(src.mode);
-        if (!sameMtime(st.mtimeMs, src.mtimeMs)) await fh.utimes(st.atimeMs / 1000, src.mtimeMs / 1000);
+        if (this.o.rules.modes && (st.mode & 0o7777) !== src.mode) await fh.chmod(src.mode);
+        if (!mtimeEq(this.o.rules, st.mtimeMs, src.mtimeMs)) await fh.utimes(st.atimeMs / 1000, src.mtimeMs / 1000);
       } catch (err) {
         // Without read permission (an unprivileged run), fall back to the path, checked just before.
         if (errCode(err) !== 'EACCES' || !(await lstat(p)).isFile()) throw new FsOpError('set attributes of', rel, err);
-        await setAttrs(p, rel, src.mode, Date.now(), src.mtimeMs);
+        await setAttrs(p, rel, this.o.rules.modes ? src.mode : null, Date.now(), src.mtimeMs);
       } finally {
         await fh?.close();
       }
@@ -239,8 +242,9 @@ class Executor {
         // The held folder itself: chmod and utimes cannot land on a link's target.
         await this.safe.within(d, async (dir) => {
           const st = await stat(dir);
-          if ((st.mode & 0o7777) === s.mode && sameMtime(st.mtimeMs, s.mtimeMs)) return;
-          await setAttrs(dir, d, s.mode, st.atimeMs, s.mtimeMs);
+          const modeOk = !this.o.rules.modes || (st.mode & 0o7777) === s.mode;
+          if (modeOk && mtimeEq(this.o.rules, st.mtimeMs, s.mtimeMs)) return;
+          await setAttrs(dir, d, this.o.rules.modes ? s.mode : null, st.atimeMs, s.mtimeMs);
         });
       } catch (err) {
         if (isGone(err) || SafeDirs.isMissing(err)) continue;

@@ -1,4 +1,5 @@
 import { emit } from './emit.js';
+import { EXACT_RULES, type FsRules, devKey, mtimeEq } from './fs-rules.js';
 import { baseOf, cmp, depth, isWithin, parentOf, sameMtime } from './paths.js';
 import {
   type Entry,
@@ -29,6 +30,8 @@ export interface PlanInput {
   readonly options: PlanOptions;
   /** For a partial (watch) pass: which record paths the snapshots speak for. Default: all. */
   readonly inScope?: (path: string) => boolean;
+  /** What the two filesystems keep (modify window, modes, inode numbers, name folding). Default: exact. */
+  readonly rules?: FsRules;
 }
 
 /** A file whose content is wanted at `s.path`. */
@@ -71,6 +74,9 @@ class Planner {
   private readonly hashes: HashMap;
   private readonly opts: PlanOptions;
   private readonly tree: VTree;
+  private readonly rules: FsRules;
+  /** Case-only renames on a case-insensitive replica, in the order they were applied to the model. */
+  private readonly caseMoves: MoveDecision[] = [];
   /** Source identity (dev:ino) → record path, for record paths whose source entry is gone. */
   private readonly released = new Map<string, string>();
   private readonly missing = new Map<string, { side: Side; path: string }>();
@@ -85,17 +91,36 @@ class Planner {
     this.hashes = input.hashes;
     this.opts = input.options;
     this.tree = new VTree(input.replica.entries.values());
+    this.rules = input.rules ?? EXACT_RULES;
     this.protect = input.source.issues.map((i) => i.path);
     const inScope = input.inScope ?? (() => true);
-    for (const [p, rec] of this.record) {
-      if (!inScope(p)) continue;
-      const s = this.src.get(p);
-      if (s && s.kind === rec.kind && s.ino === rec.sIno && s.dev === rec.sDev) continue;
-      this.released.set(`${rec.sDev}:${rec.sIno}`, p);
+    // Renumbered source inodes (a remount) say nothing about identity: no rename is found by them.
+    if (this.rules.srcIno) {
+      for (const [p, rec] of this.record) {
+        if (!inScope(p)) continue;
+        const s = this.src.get(p);
+        if (s && s.kind === rec.kind && this.sameSource(s, rec)) continue;
+        this.released.set(`${rec.sDev}:${rec.sIno}`, p);
+      }
     }
   }
 
+  /** The source entry is, by device and inode, the one the record line was made from. */
+  private sameSource(s: Entry, rec: RecordEntry): boolean {
+    return s.ino === rec.sIno && devKey(this.rules, s.dev) === rec.sDev;
+  }
+
+  private idKey(s: Entry): string {
+    return `${devKey(this.rules, s.dev)}:${s.ino}`;
+  }
+
+  /** Replica mtimes against source or recorded ones: equal within the modify window. */
+  private eq(a: number, b: number): boolean {
+    return mtimeEq(this.rules, a, b);
+  }
+
   run(): Plan {
+    if (this.rules.fold) this.caseRenames(this.rules.fold);
     this.dirMovesByIdentity();
     for (let round = 0; ; round++) {
       const diff = this.diff();
@@ -108,6 +133,7 @@ class Planner {
           source: this.input.source,
           replica: this.input.replica,
           diff,
+          caseMoves: this.caseMoves,
           dirMoves: this.dirMoves,
           fileMoves,
           deleteExcluded: this.opts.deleteExcluded,
@@ -122,19 +148,40 @@ class Planner {
     return this.protect.some((p) => isWithin(path, p));
   }
 
+  /**
+   * On a replica that folds case (or Unicode form), a replica entry spelt differently from the
+   * source entry it stands for is that entry: rename it to the source's spelling, first, so it is
+   * compared like any other. Otherwise the copy under the new spelling would replace it and the
+   * delete of the old spelling would then remove the copy.
+   */
+  private caseRenames(fold: (p: string) => string): void {
+    const wanted = new Map<string, string>();
+    for (const p of this.src.keys()) wanted.set(fold(p), p);
+    const origs = [...this.tree.paths()].filter((p) => !this.src.has(p) && wanted.has(fold(p)));
+    origs.sort((a, b) => depth(a) - depth(b) || cmp(a, b));
+    for (const orig of origs) {
+      const cur = this.tree.whereIs(orig);
+      if (cur === undefined || this.src.has(cur) || this.isProtected(cur)) continue;
+      const to = wanted.get(fold(cur));
+      if (to === undefined || to === cur || this.tree.get(to) !== undefined) continue;
+      this.tree.move(cur, to);
+      this.caseMoves.push({ orig, to });
+    }
+  }
+
   /** A source folder whose inode the record knew under another path is that folder, renamed. */
   private dirMovesByIdentity(): void {
     const dirs = [...this.src.values()].filter((e) => e.kind === 'dir');
     dirs.sort((a, b) => depth(a.path) - depth(b.path) || cmp(a.path, b.path));
     const moves: MoveDecision[] = [];
     for (const s of dirs) {
-      const recPath = this.released.get(`${s.dev}:${s.ino}`);
+      const recPath = this.released.get(this.idKey(s));
       if (recPath === undefined) continue;
       const rec = this.record.get(recPath)!;
       const cur = this.tree.whereIs(recPath);
       if (rec.kind !== 'dir' || cur === undefined) continue;
       const v = this.tree.get(cur)!;
-      if (v.e.kind !== 'dir' || v.e.ino !== rec.rIno) continue;
+      if (v.e.kind !== 'dir' || (this.rules.repIno && v.e.ino !== rec.rIno)) continue;
       moves.push({ orig: v.orig, to: s.path });
     }
     // A folder that moves away goes before any folder moves into the place it leaves (`mv a b/a;
@@ -187,14 +234,14 @@ class Planner {
           d.needs.push({ s, type: 'update' });
           continue;
         }
-        if (v.e.mode !== s.mode) d.attrs.push(verdict.hash === undefined ? { s } : { s, hash: verdict.hash });
-        else if (outdated(rec, s, v, verdict.hash)) d.verified.push(verified(s, v, verdict.hash));
+        if (this.modeDiffers(s, v)) d.attrs.push(verdict.hash === undefined ? { s } : { s, hash: verdict.hash });
+        else if (this.outdated(rec, s, v, verdict.hash)) d.verified.push(verified(s, v, verdict.hash));
       } else if (s.kind === 'dir') {
-        if (v.e.mode !== s.mode || !sameMtime(v.e.mtimeMs, s.mtimeMs)) d.attrs.push({ s });
-        else if (outdated(rec, s, v, undefined)) d.verified.push(verified(s, v, undefined));
+        if (this.modeDiffers(s, v) || !this.eq(v.e.mtimeMs, s.mtimeMs)) d.attrs.push({ s });
+        else if (this.outdated(rec, s, v, undefined)) d.verified.push(verified(s, v, undefined));
       } else if (v.e.target !== s.target) {
         d.links.push(s);
-      } else if (outdated(rec, s, v, undefined)) {
+      } else if (this.outdated(rec, s, v, undefined)) {
         d.verified.push(verified(s, v, undefined));
       }
     }
@@ -204,11 +251,19 @@ class Planner {
     return d;
   }
 
+  /** Permission bits differ, where the replica keeps them at all. */
+  private modeDiffers(s: Entry, v: VEntry): boolean {
+    return this.rules.modes && v.e.mode !== s.mode;
+  }
+
   /** Size and mtime decide, unless --checksum asks for content or the replica file was touched behind our back. */
   private compareFile(s: Entry, v: VEntry, rec: RecordEntry | undefined): { differs: boolean; hash?: string } {
-    if (s.size !== v.e.size || !sameMtime(s.mtimeMs, v.e.mtimeMs)) return { differs: true };
+    if (s.size !== v.e.size || !this.eq(s.mtimeMs, v.e.mtimeMs)) return { differs: true };
     if (this.cameFromElsewhere(s, rec)) return { differs: true };
-    const drifted = rec !== undefined && rec.kind === 'file' && (rec.rIno !== v.e.ino || rec.rCtimeMs !== v.e.ctimeMs);
+    // Inside an automatic window the record still knows the exact source mtime it copied: a
+    // source edit a few hundred milliseconds after a copy is an edit, not rounding.
+    if (this.rules.exactSource && rec?.kind === 'file' && v.orig === s.path && !sameMtime(rec.mtimeMs, s.mtimeMs)) return { differs: true };
+    const drifted = rec !== undefined && rec.kind === 'file' && ((this.rules.repIno && rec.rIno !== v.e.ino) || rec.rCtimeMs !== v.e.ctimeMs);
     if (!this.opts.checksum && !drifted) {
       const hs = this.knownSrcHash(s);
       return hs === undefined ? { differs: false } : { differs: false, hash: hs };
@@ -259,7 +314,7 @@ class Planner {
       // A file changed in place is only worth hashing against replica files of its size that
       // also have its mtime: a rename keeps the mtime, an edit does not (without this, editing
       // 1 % of a tree hashes most edited files against each other's old versions).
-      const sameTime = (c: string): boolean => type === 'copy' || sameMtime(this.tree.get(c)!.e.mtimeMs, s.mtimeMs);
+      const sameTime = (c: string): boolean => type === 'copy' || this.eq(this.tree.get(c)!.e.mtimeMs, s.mtimeMs);
       const cands = (bySize.get(s.size) ?? []).filter((c) => c !== s.path && !used.has(c) && sameTime(c));
       if (cands.length === 0) continue;
       const hs = this.srcHash(s);
@@ -280,8 +335,8 @@ class Planner {
    * nothing then, and the rename is found by identity.
    */
   private cameFromElsewhere(s: Entry, rec: RecordEntry | undefined): boolean {
-    if (rec === undefined || (rec.sIno === s.ino && rec.sDev === s.dev)) return false;
-    const prev = this.released.get(`${s.dev}:${s.ino}`);
+    if (rec === undefined || this.sameSource(s, rec)) return false;
+    const prev = this.released.get(this.idKey(s));
     if (prev === undefined || prev === s.path) return false;
     const old = this.record.get(prev)!;
     return old.kind === 'file' && old.size === s.size && sameMtime(old.mtimeMs, s.mtimeMs);
@@ -289,14 +344,14 @@ class Planner {
 
   /** A renamed file keeps its inode: the record says where its replica copy is. */
   private matchByIdentity(s: Entry, freed: Set<string>, used: Set<string>): { path: string; hash?: string } | undefined {
-    const recPath = this.released.get(`${s.dev}:${s.ino}`);
+    const recPath = this.released.get(this.idKey(s));
     if (recPath === undefined) return undefined;
     const rec = this.record.get(recPath)!;
     if (rec.kind !== 'file' || rec.size !== s.size || !sameMtime(rec.mtimeMs, s.mtimeMs)) return undefined;
     const cur = this.tree.whereIs(recPath);
     if (cur === undefined || cur === s.path || !freed.has(cur) || used.has(cur)) return undefined;
     const r = this.tree.get(cur)!.e;
-    const intact = r.ino === rec.rIno && r.ctimeMs === rec.rCtimeMs && r.size === rec.size && sameMtime(r.mtimeMs, rec.mtimeMs);
+    const intact = (!this.rules.repIno || r.ino === rec.rIno) && r.ctimeMs === rec.rCtimeMs && r.size === rec.size && this.eq(r.mtimeMs, rec.mtimeMs);
     if (!intact) return undefined;
     return rec.hash !== undefined && rec.algo === this.opts.algo ? { path: cur, hash: rec.hash } : { path: cur };
   }
@@ -341,8 +396,7 @@ class Planner {
       rec?.kind === 'file' &&
       rec.hash !== undefined &&
       rec.algo === this.opts.algo &&
-      rec.sIno === s.ino &&
-      rec.sDev === s.dev &&
+      (!this.rules.srcIno || this.sameSource(s, rec)) &&
       rec.size === s.size &&
       rec.sCtimeMs === s.ctimeMs &&
       sameMtime(rec.mtimeMs, s.mtimeMs)
@@ -367,10 +421,10 @@ class Planner {
       rec?.kind === 'file' &&
       rec.hash !== undefined &&
       rec.algo === this.opts.algo &&
-      rec.rIno === v.e.ino &&
+      (!this.rules.repIno || rec.rIno === v.e.ino) &&
       rec.rCtimeMs === v.e.ctimeMs &&
       rec.size === v.e.size &&
-      sameMtime(rec.mtimeMs, v.e.mtimeMs)
+      this.eq(rec.mtimeMs, v.e.mtimeMs)
     ) {
       return rec.hash;
     }
@@ -382,12 +436,17 @@ class Planner {
   private want(side: Side, path: string): void {
     this.missing.set(hashKey(side, path), { side, path });
   }
+
+  /** True when the record line for a path no longer describes what is there (new inode numbers included: the record learns them). */
+  private outdated(rec: RecordEntry | undefined, s: Entry, v: VEntry, hash: string | undefined): boolean {
+    if (!rec || v.orig !== s.path) return true;
+    if (rec.kind !== s.kind || rec.mode !== s.mode || !this.sameSource(s, rec)) return true;
+    return outdatedContent(rec, s, v, hash);
+  }
 }
 
-/** True when the record line for a path no longer describes what is there. */
-function outdated(rec: RecordEntry | undefined, s: Entry, v: VEntry, hash: string | undefined): boolean {
-  if (!rec || v.orig !== s.path) return true;
-  if (rec.kind !== s.kind || rec.mode !== s.mode || rec.sIno !== s.ino || rec.sDev !== s.dev) return true;
+/** The kind-specific part of `outdated`: link target, folder mtime, or a file's version on both sides. */
+function outdatedContent(rec: RecordEntry, s: Entry, v: VEntry, hash: string | undefined): boolean {
   if (s.kind === 'symlink') return rec.target !== s.target;
   if (s.kind === 'dir') return !sameMtime(rec.mtimeMs, s.mtimeMs);
   return (

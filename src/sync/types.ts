@@ -89,6 +89,11 @@ export type Action =
       readonly hash?: string;
       /** Where the scan saw the moved entry, when that differs from `from` (it was set aside first). */
       readonly orig?: string;
+      /**
+       * Only the spelling changes (case or Unicode form, on a replica that folds them): the entry
+       * keeps its content and attributes, which the plan compares and fixes like any other's.
+       */
+      readonly nameOnly?: boolean;
     }
   | {
       readonly type: 'copy' | 'update';

@@ -1,0 +1,206 @@
+import { lstat, open, readlink, symlink, unlink, utimes, chmod } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import path from 'node:path';
+import { FsOpError, errCode } from '../errors.js';
+import { type MountInfo, keepsInodes, mountOf } from './mounts.js';
+
+/** What a filesystem keeps, measured (or, for a dry run, guessed from its type). */
+export interface FsTraits {
+  /** The filesystem type from the mount table (`ext4`, `fuseblk`, `fuse.sshfs`, …), or `unknown`. */
+  readonly type: string;
+  /** The mtime step it keeps, in ms: 0 = finer than a millisecond, 1000 on sshfs, 2000 on FAT; Infinity = set mtimes are not kept. */
+  readonly mtimeResolutionMs: number;
+  /** chmod sticks (FAT and exFAT have no permission bits). */
+  readonly modes: boolean;
+  /** It can hold symbolic links. */
+  readonly symlinks: boolean;
+  /** `a` and `A` name the same entry. */
+  readonly caseInsensitive: boolean;
+  /** NFC and NFD spellings of a name name the same entry. */
+  readonly normalizing: boolean;
+  /** Names follow Windows' rules: no `"*:<>?\|`, no control characters, no trailing dot or space, 255 UTF-16 units. */
+  readonly windowsNames: boolean;
+  /** Names may hold characters beyond ASCII. */
+  readonly unicodeNames: boolean;
+  /** ctime is a real change time (not a copy of mtime): a hand edit that restores the mtime still shows. */
+  readonly ctime: boolean;
+  /** Inode numbers survive a remount (FUSE and CIFS without server inodes renumber). */
+  readonly stableInodes: boolean;
+  /** False when guessed from the mount type without writing (dry run). */
+  readonly probed: boolean;
+  /** How long the probe took. */
+  readonly probeMs: number;
+}
+
+/** An mtime with digits down to the microsecond, on an odd second: what is left of it shows the step kept. */
+const PROBE_MTIME_S = 1_600_000_001.987654;
+/** Steps a filesystem may keep, coarsest first, in nanoseconds. */
+const STEPS_NS = [2_000_000_000n, 1_000_000_000n, 100_000_000n, 10_000_000n, 1_000_000n];
+
+/**
+ * Finds out what the filesystem holding `root` (an existing folder) keeps, with a few syscalls
+ * on reserved `.foldersync-*.tmp` names in it, removed again (a crash leaves only names the next
+ * pass removes as stale). Each question that cannot be answered gets the cautious answer.
+ */
+export async function probeReplica(root: string): Promise<FsTraits> {
+  const t0 = performance.now();
+  const mount = await mountOf(root);
+  const id = `${process.pid.toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  const name = `.foldersync-probe-${id}.tmp`;
+  const file = path.join(root, name);
+  try {
+    await (await open(file, 'wx', 0o600)).close();
+  } catch (err) {
+    throw new FsOpError('probe the filesystem of', root, err);
+  }
+  try {
+    const time = await probeTime(file);
+    return {
+      type: mount?.type ?? 'unknown',
+      mtimeResolutionMs: time.resolutionMs,
+      modes: await probeModes(file),
+      symlinks: await probeSymlinks(path.join(root, `.foldersync-probe-${id}-l.tmp`)),
+      caseInsensitive: await exists(path.join(root, name.toUpperCase())),
+      ...(await probeNames(root, id)),
+      ctime: time.realCtime,
+      stableInodes: keepsInodes(mount),
+      probed: true,
+      probeMs: performance.now() - t0,
+    };
+  } finally {
+    await unlink(file).catch(() => undefined);
+  }
+}
+
+/** The mtime step kept, and whether ctime moved on its own when the mtime was set. */
+async function probeTime(file: string): Promise<{ resolutionMs: number; realCtime: boolean }> {
+  try {
+    await utimes(file, PROBE_MTIME_S, PROBE_MTIME_S);
+    const st = await lstat(file, { bigint: true });
+    const wanted = BigInt(Math.round(PROBE_MTIME_S * 1e6)) * 1000n;
+    const got = st.mtimeNs;
+    const off = got > wanted ? got - wanted : wanted - got;
+    // A set mtime that comes back far off was not kept at all (or shifted by a time zone).
+    if (off > 2_500_000_000n) return { resolutionMs: Number.POSITIVE_INFINITY, realCtime: st.ctimeNs !== got };
+    const step = STEPS_NS.find((s) => got % s === 0n);
+    return { resolutionMs: step === undefined ? 0 : Number(step / 1_000_000n), realCtime: st.ctimeNs !== got };
+  } catch {
+    return { resolutionMs: 2000, realCtime: false };
+  }
+}
+
+async function probeModes(file: string): Promise<boolean> {
+  try {
+    for (const mode of [0o640, 0o604]) {
+      await chmod(file, mode);
+      if (((await lstat(file)).mode & 0o777) !== mode) return false;
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function probeSymlinks(link: string): Promise<boolean> {
+  try {
+    await symlink('foldersync-probe', link);
+  } catch {
+    return false;
+  }
+  try {
+    return (await readlink(link)) === 'foldersync-probe';
+  } catch {
+    return false;
+  } finally {
+    await unlink(link).catch(() => undefined);
+  }
+}
+
+/** Which names the filesystem takes: a `:` (Windows forbids it), an é, and whether é's NFD spelling finds the NFC one. */
+async function probeNames(root: string, id: string): Promise<{ windowsNames: boolean; unicodeNames: boolean; normalizing: boolean }> {
+  const colon = path.join(root, `.foldersync-probe-${id}-c:.tmp`);
+  const windowsNames = !(await tryCreate(colon));
+  const nfc = path.join(root, `.foldersync-probe-${id}-\u00e9.tmp`);
+  const unicodeNames = await tryCreate(nfc, false);
+  let normalizing = false;
+  if (unicodeNames) {
+    normalizing = await exists(path.join(root, `.foldersync-probe-${id}-e\u0301.tmp`));
+    await unlink(nfc).catch(() => undefined);
+  }
+  return { windowsNames, unicodeNames, normalizing };
+}
+
+/** Creates an empty file (removed again unless `remove` is false); false if the name is refused. */
+async function tryCreate(p: string, remove = true): Promise<boolean> {
+  try {
+    await (await open(p, 'wx', 0o600)).close();
+  } catch {
+    return false;
+  }
+  if (remove) await unlink(p).catch(() => undefined);
+  return true;
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await lstat(p);
+    return true;
+  } catch (err) {
+    if (errCode(err) === 'ENOENT') return false;
+    return false;
+  }
+}
+
+/** Traits guessed from the mount type alone, for a dry run that must write nothing. */
+export async function guessTraits(root: string): Promise<FsTraits> {
+  const mount = await mountOf(root);
+  return { ...traitsOfType(mount), probed: false, probeMs: 0 };
+}
+
+function traitsOfType(m: MountInfo | undefined): Omit<FsTraits, 'probed' | 'probeMs'> {
+  const type = m?.type ?? 'unknown';
+  const posix = {
+    type,
+    mtimeResolutionMs: 0,
+    modes: true,
+    symlinks: true,
+    caseInsensitive: false,
+    normalizing: false,
+    windowsNames: false,
+    unicodeNames: true,
+    ctime: true,
+    stableInodes: keepsInodes(m),
+  };
+  const dos = { ...posix, modes: false, symlinks: false, caseInsensitive: true, windowsNames: true, ctime: false };
+  switch (type) {
+    case 'vfat':
+    case 'msdos':
+    case 'fuse.fusefat':
+      return { ...dos, mtimeResolutionMs: 2000 };
+    case 'exfat':
+    case 'fuseblk':
+      return { ...dos, mtimeResolutionMs: type === 'exfat' ? 10 : 1000 };
+    case 'fuse.sshfs':
+      return { ...posix, mtimeResolutionMs: 1000, ctime: false };
+    case 'cifs':
+    case 'smb3':
+      return { ...posix, caseInsensitive: true, windowsNames: true };
+    default:
+      return posix;
+  }
+}
+
+/**
+ * The mtime step a source shows, read from what its entries carry (nothing is written there):
+ * the coarsest step every listed mtime is a multiple of, 0 when any has digits below a millisecond.
+ */
+export function observedResolutionMs(mtimesMs: Iterable<number>): number {
+  let res = Number.POSITIVE_INFINITY;
+  for (const t of mtimesMs) {
+    if (!Number.isInteger(t)) return 0;
+    const step = t % 2000 === 0 ? 2000 : t % 1000 === 0 ? 1000 : t % 100 === 0 ? 100 : t % 10 === 0 ? 10 : 1;
+    if (step < res) res = step;
+    if (res === 1) return 1;
+  }
+  return res === Number.POSITIVE_INFINITY ? 0 : res;
+}

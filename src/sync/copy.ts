@@ -1,8 +1,8 @@
 import type { Stats } from 'node:fs';
-import { closeSync, constants, createReadStream, createWriteStream, lstatSync, renameSync, utimesSync } from 'node:fs';
-import { chmod, copyFile, lstat, rename, symlink, unlink, utimes } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
+import { closeSync, constants, lstatSync, lutimesSync, renameSync, utimesSync } from 'node:fs';
+import { chmod, copyFile, lstat, open, rename, symlink, unlink, utimes } from 'node:fs/promises';
 import { FsOpError, isGone } from '../errors.js';
+import { mtimeEq } from './fs-rules.js';
 import { abs, baseOf, joinRel, parentOf, tmpName } from './paths.js';
 import { openSourceFile } from './source-file.js';
 import { toEntry } from './scan.js';
@@ -37,7 +37,15 @@ const RETRIES = 3;
  * again, and only an untouched copy is renamed into place. A file that changed meanwhile is
  * retried, then reported as changing; a torn copy is never renamed.
  */
-export async function copyAtomic(srcRoot: string, repRoot: string, rel: string, signal?: AbortSignal, repDir?: string, keepModes = true): Promise<CopyOutcome> {
+export async function copyAtomic(
+  srcRoot: string,
+  repRoot: string,
+  rel: string,
+  signal?: AbortSignal,
+  repDir?: string,
+  kept: { readonly modes: boolean; readonly windowMs: number } = { modes: true, windowMs: 0 },
+): Promise<CopyOutcome> {
+  const keepModes = kept.modes;
   const from = abs(srcRoot, rel);
   // `repDir`: the replica folder that holds `rel`, named so that no link can redirect it (SafeDirs.within).
   const dest = repDir === undefined ? abs(repRoot, rel) : joinRel(repDir, baseOf(rel));
@@ -87,6 +95,12 @@ export async function copyAtomic(srcRoot: string, repRoot: string, rel: string, 
         renameSync(tmp, dest);
         placed = true;
         rep = lstatSync(dest);
+        // Some filesystems (fusefat) stamp a renamed file with the time of the rename: set it
+        // again on the name itself (lutimes: a link swapped in meanwhile is not followed).
+        if (!mtimeEq(kept, rep.mtimeMs, pre.mtimeMs) && rep.isFile()) {
+          lutimesSync(dest, pre.atimeMs / 1000, pre.mtimeMs / 1000);
+          rep = lstatSync(dest);
+        }
       } catch (err) {
         throw new FsOpError(placed ? 'lstat' : 'rename into place', rel, err);
       }
@@ -133,9 +147,34 @@ function kernelCopy(from: string, tmp: string, signal?: AbortSignal): Promise<vo
   });
 }
 
-/** Copies bytes into a new file (never an existing one) without touching its mode: for filesystems that keep no permission bits. */
-function streamCopy(from: string, tmp: string, signal?: AbortSignal): Promise<void> {
-  return pipeline(createReadStream(from), createWriteStream(tmp, { flags: 'wx' }), signal ? { signal } : {});
+/** Bytes per read and write of a streamed copy. */
+const STREAM_CHUNK = 1 << 20;
+
+/**
+ * Copies bytes into a new file (never an existing one) without touching its mode, for
+ * filesystems that keep no permission bits. Both files are closed before it resolves: some
+ * filesystems (fusefat) stamp the mtime when the file is closed, which must come before the
+ * caller sets it.
+ */
+async function streamCopy(from: string, tmp: string, signal?: AbortSignal): Promise<void> {
+  const input = await open(from, 'r');
+  try {
+    const output = await open(tmp, 'wx');
+    try {
+      const buf = Buffer.allocUnsafe(STREAM_CHUNK);
+      for (;;) {
+        signal?.throwIfAborted();
+        const { bytesRead } = await input.read(buf, 0, STREAM_CHUNK, null);
+        if (bytesRead === 0) break;
+        let off = 0;
+        while (off < bytesRead) off += (await output.write(buf, off, bytesRead - off)).bytesWritten;
+      }
+    } finally {
+      await output.close();
+    }
+  } finally {
+    await input.close();
+  }
 }
 
 /** Creates or retargets a symlink atomically (temp link, then rename over the old entry). */

@@ -162,7 +162,7 @@ class Executor {
       case 'copy':
       case 'update':
         return this.safe.within(parent, async (dir) => {
-          const out = await copyAtomic(this.o.source, this.o.replica, a.path, this.o.signal, dir, this.o.rules.modes);
+          const out = await copyAtomic(this.o.source, this.o.replica, a.path, this.o.signal, dir, this.o.rules);
           if (out.kind !== 'done') return { action: a, status: 'skipped', why: out.kind };
           return { action: a, status: 'ok', rep: out.rep, src: out.src, bytes: out.src.size };
         });

@@ -60,7 +60,7 @@ export function tempLeftovers(root: string): string[] {
  * with the recorded kind (files: same inode, size and mtime), and each replica entry must have
  * a record line. Empty when the record describes the replica exactly.
  */
-export async function recordMismatches(state: string, source: string, replica: string): Promise<string[]> {
+export async function recordMismatches(state: string, source: string, replica: string, windowMs = 0): Promise<string[]> {
   const { store, warning } = await RecordStore.load(state, source, replica);
   const out: string[] = warning ? [`record warning: ${warning}`] : [];
   const seen = new Set<string>();
@@ -76,7 +76,8 @@ export async function recordMismatches(state: string, source: string, replica: s
       else if (kind === 'file') {
         if (rec.rIno !== st.ino) out.push(`${r}: recorded inode ${rec.rIno}, replica inode ${st.ino}`);
         if (rec.size !== st.size) out.push(`${r}: recorded size ${rec.size}, replica size ${st.size}`);
-        if (Math.abs(rec.mtimeMs - st.mtimeMs) >= 1) out.push(`${r}: recorded mtime ${rec.mtimeMs}, replica mtime ${st.mtimeMs}`);
+        const off = Math.abs(rec.mtimeMs - st.mtimeMs);
+        if (off >= 1 && off > windowMs) out.push(`${r}: recorded mtime ${rec.mtimeMs}, replica mtime ${st.mtimeMs}`);
       }
       if (st.isDirectory()) walk(r);
     }

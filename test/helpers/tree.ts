@@ -88,12 +88,21 @@ export function readState(root: string): Map<string, PathState> {
   return out;
 }
 
+/** What the replica's filesystem keeps, for comparing a mirror on it (default: everything, exactly). */
+export interface KeptByReplica {
+  /** Mtimes this far apart (ms) are equal; default: to the millisecond. */
+  readonly windowMs?: number;
+  /** False where the replica keeps no permission bits. */
+  readonly modes?: boolean;
+}
+
 /**
  * Lists every difference between a source and a replica under the contract: same paths and
  * kinds, bytes, mode bits, mtimes to the millisecond (not for symlinks), link targets; fifos
- * and other specials in the source are expected to be absent. `ignore` skips paths (excluded).
+ * and other specials in the source are expected to be absent. `ignore` skips paths (excluded);
+ * `kept` relaxes what the replica's filesystem cannot keep (the contract's "Filesystems").
  */
-export function mirrorDiff(src: string, dst: string, ignore: (rel: string) => boolean = () => false): string[] {
+export function mirrorDiff(src: string, dst: string, ignore: (rel: string) => boolean = () => false, kept: KeptByReplica = {}): string[] {
   const a = readState(src);
   const b = readState(dst);
   const diffs: string[] = [];
@@ -108,8 +117,9 @@ export function mirrorDiff(src: string, dst: string, ignore: (rel: string) => bo
     else if (s.kind === 'symlink') {
       if (r.target !== s.target) diffs.push(`${p}: target ${r.target} != ${s.target}`);
     } else {
-      if (r.mode !== s.mode) diffs.push(`${p}: mode ${r.mode.toString(8)} != ${s.mode.toString(8)}`);
-      if (Math.abs(r.mtimeMs - s.mtimeMs) >= 1) diffs.push(`${p}: mtime ${r.mtimeMs} != ${s.mtimeMs}`);
+      if (kept.modes !== false && r.mode !== s.mode) diffs.push(`${p}: mode ${r.mode.toString(8)} != ${s.mode.toString(8)}`);
+      const off = Math.abs(r.mtimeMs - s.mtimeMs);
+      if (off >= 1 && off > (kept.windowMs ?? 0)) diffs.push(`${p}: mtime ${r.mtimeMs} != ${s.mtimeMs}`);
       if (s.kind === 'file' && (r.size !== s.size || r.hash !== s.hash)) diffs.push(`${p}: content differs`);
     }
   }

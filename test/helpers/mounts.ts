@@ -1,0 +1,274 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import path from 'node:path';
+import { tempDir } from './tree.js';
+
+/*
+ * Real filesystems for the tests, mounted through FUSE (the kernel here has no vfat or exfat
+ * module): exFAT with exfat-fuse on a loop device, FAT32 with fusefat, sshfs to an OpenSSH sshd
+ * started on 127.0.0.1 with throwaway keys. Every command is bounded; every mount is undone by
+ * its `close()`, which the tests call in afterAll (also after a failure).
+ */
+
+const CMD_TIMEOUT_MS = 20_000;
+
+/** Runs a command, bounded; throws with its stderr on failure. */
+function run(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { timeout: CMD_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'] }).toString('utf8').trim();
+}
+
+function has(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore', env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Why FUSE mounts cannot be made on this machine, or null when they can. On CI a missing tool
+ * is a failure, not a skip: `.ci/run` installs them.
+ */
+export function mountProblem(tools: readonly string[]): string | null {
+  if (process.getuid?.() !== 0) return 'mounting needs root';
+  if (!existsSync('/dev/fuse')) return 'no /dev/fuse on this machine';
+  const missing = tools.filter((t) => !has(t));
+  if (missing.length > 0) return `missing ${missing.join(', ')} (apt-get install -y exfat-fuse exfatprogs fusefat dosfstools sshfs openssh-server)`;
+  return null;
+}
+
+/** Skips (with the reason printed) where mounting is impossible; on CI, fails instead. */
+export function requireMounts(tools: readonly string[]): boolean {
+  const why = mountProblem(tools);
+  if (why === null) return true;
+  if (process.env.CI) throw new Error(`filesystem tests cannot run on CI: ${why}`);
+  console.warn(`skipping filesystem tests: ${why}`);
+  return false;
+}
+
+/** A mounted filesystem: its folder, a remount (as after unplugging or a reboot) and its teardown. */
+export interface Mounted {
+  readonly dir: string;
+  /** Unmounts and mounts the same filesystem again (a new FUSE mount: new device and inode numbers). */
+  remount(): void;
+  /** Unmounts and frees everything; idempotent. */
+  close(): void;
+}
+
+/** Lazily unmounts a FUSE mount point; best effort. */
+function unmountDir(dir: string): void {
+  for (const [cmd, args] of [
+    ['fusermount', ['-u', '-z', dir]],
+    ['umount', ['-l', dir]],
+  ] as const) {
+    try {
+      run(cmd, [...args]);
+      return;
+    } catch {
+      // try the next way, or it was not mounted
+    }
+  }
+}
+
+/** Waits (bounded) until `dir` is a mount point. */
+function waitMounted(dir: string): void {
+  const until = Date.now() + 10_000;
+  while (Date.now() < until) {
+    const info = readFileSync('/proc/self/mountinfo', 'utf8');
+    if (info.split('\n').some((l) => l.split(' ')[4] === dir)) return;
+    execFileSync('sleep', ['0.05']);
+  }
+  throw new Error(`${dir} did not get mounted within 10 s`);
+}
+
+/** An image file formatted by `mkfs`, on a loop device, mounted by `mountCmd`. */
+function loopMount(kind: string, sizeMb: number, mkfs: [string, string[]], mountCmd: (dev: string, dir: string) => [string, string[]]): Mounted {
+  const base = tempDir(`fs-${kind}-`);
+  const img = path.join(base, `${kind}.img`);
+  const dir = path.join(base, 'mnt');
+  mkdirSync(dir);
+  run('truncate', ['-s', `${sizeMb}M`, img]);
+  run(mkfs[0], [...mkfs[1], img]);
+  let dev: string | null = null;
+  const detach = (d: string): void => {
+    try {
+      run('losetup', ['-d', d]);
+    } catch {
+      // the lazy unmount may hold it a moment longer; the kernel frees it when released
+    }
+  };
+  const mount = (): void => {
+    const [cmd, args] = mountCmd(dev!, dir);
+    run(cmd, args);
+    waitMounted(dir);
+  };
+  dev = run('losetup', ['-f', '--show', img]);
+  mount();
+  return {
+    dir,
+    remount: () => {
+      // Like a drive plugged in again: the new loop device is attached before the old one is
+      // freed, so the filesystem comes back under another device number.
+      unmountDir(dir);
+      const old = dev!;
+      dev = run('losetup', ['-f', '--show', img]);
+      detach(old);
+      mount();
+    },
+    close: () => {
+      unmountDir(dir);
+      if (dev) detach(dev);
+      dev = null;
+    },
+  };
+}
+
+/** A fresh exFAT filesystem mounted with exfat-fuse. */
+export function mountExfat(sizeMb = 64): Mounted {
+  return loopMount('exfat', sizeMb, ['mkfs.exfat', []], (dev, dir) => ['mount.exfat-fuse', [dev, dir]]);
+}
+
+/** A fresh FAT32 filesystem mounted with fusefat (read-write). */
+export function mountFat(sizeMb = 64): Mounted {
+  return loopMount('fat', sizeMb, ['mkfs.vfat', ['-F', '32']], (dev, dir) => ['fusefat', ['-o', 'rw+', dev, dir]]);
+}
+
+/** A fresh ext4 filesystem mounted by the kernel from a loop device (a USB disk that keeps its inode numbers). */
+export function mountExt4(sizeMb = 64): Mounted {
+  return loopMount('ext4', sizeMb, ['mkfs.ext4', ['-q', '-F']], (dev, dir) => ['mount', [dev, dir]]);
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** A running sshd on 127.0.0.1 with throwaway host and user keys. */
+export interface Sshd {
+  readonly port: number;
+  /** The user's private key, accepted by the server. */
+  readonly userKey: string;
+  /** A known_hosts file that trusts this server's host key. */
+  readonly knownHosts: string;
+  /** Where the server's files live (remote folders go below it). */
+  readonly home: string;
+  stop(): Promise<void>;
+}
+
+/** Starts OpenSSH's sshd on a free loopback port; resolves once it accepts connections (bounded). */
+export async function startSshd(): Promise<Sshd> {
+  const home = tempDir('fs-sshd-');
+  const keygen = (name: string): string => {
+    const f = path.join(home, name);
+    run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', f]);
+    return f;
+  };
+  const hostKey = keygen('host_key');
+  const userKey = keygen('user_key');
+  const authorized = path.join(home, 'authorized_keys');
+  writeFileSync(authorized, readFileSync(`${userKey}.pub`));
+  chmodSync(authorized, 0o600);
+  const port = await freePort();
+  const config = path.join(home, 'sshd_config');
+  writeFileSync(
+    config,
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${hostKey}`,
+      `AuthorizedKeysFile ${authorized}`,
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PubkeyAuthentication yes',
+      'PermitRootLogin prohibit-password',
+      'StrictModes no',
+      'UsePAM no',
+      `PidFile ${path.join(home, 'sshd.pid')}`,
+      'Subsystem sftp internal-sftp',
+      '',
+    ].join('\n'),
+  );
+  const knownHosts = path.join(home, 'known_hosts');
+  const pub = readFileSync(`${hostKey}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
+  writeFileSync(knownHosts, `[127.0.0.1]:${port} ${pub}\n`);
+  mkdirSync('/run/sshd', { recursive: true });
+  const sshd = existsSync('/usr/sbin/sshd') ? '/usr/sbin/sshd' : 'sshd';
+  const child: ChildProcess = spawn(sshd, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr?.on('data', (b: Buffer) => {
+    log += b.toString('utf8');
+  });
+  const stop = (): Promise<void> =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      const t = setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve();
+      }, 5_000);
+      child.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  const until = Date.now() + 10_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`sshd exited at start: ${log}`);
+    if (await accepts(port)) break;
+    if (Date.now() > until) {
+      await stop();
+      throw new Error(`sshd did not listen on 127.0.0.1:${port} within 10 s: ${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { port, userKey, knownHosts, home, stop };
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** Mounts `remoteDir` (a folder on this machine, served by `sshd`) with sshfs. */
+export function mountSshfs(sshd: Sshd, remoteDir: string): Mounted {
+  mkdirSync(remoteDir, { recursive: true });
+  const dir = tempDir('fs-sshfs-');
+  const mount = (): void => {
+    run('sshfs', [
+      '-o',
+      `IdentityFile=${sshd.userKey},UserKnownHostsFile=${sshd.knownHosts},StrictHostKeyChecking=yes,BatchMode=yes,port=${sshd.port},ConnectTimeout=10`,
+      `root@127.0.0.1:${remoteDir}`,
+      dir,
+    ]);
+    waitMounted(dir);
+  };
+  mount();
+  return {
+    dir,
+    remount: () => {
+      unmountDir(dir);
+      mount();
+    },
+    close: () => unmountDir(dir),
+  };
+}
+
+/** Removes everything inside a mounted folder (not the mount point itself). */
+export function emptyDir(dir: string): void {
+  for (const name of run('ls', ['-A', dir]).split('\n').filter(Boolean)) rmSync(path.join(dir, name), { recursive: true, force: true });
+}

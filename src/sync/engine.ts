@@ -249,9 +249,16 @@ class Pass {
 
   /** This pass's comparison rules: the modify window, and which inode numbers still mean what the record says. */
   private async rulesFor(traits: FsTraits, source: Snapshot, replica: Snapshot, srcRootDev: number, inScope?: (p: string) => boolean): Promise<FsRules> {
-    const srcStep = this.known.sourceStepMs(srcRootDev, () => mtimesOf(source), source.entries.size);
+    const srcStep = this.known.sourceStepMs(srcRootDev, () => mtimesOf(source));
     const explicit = this.s.modifyWindowMs ?? null;
     const windowMs = explicit ?? autoWindowMs(traits, srcStep);
+    if (this.known.windowChanged(windowMs)) {
+      const shown = (ms: number): number | string => (Number.isFinite(ms) ? ms : 'not kept');
+      this.d.log.info(
+        { modifyWindowMs: shown(windowMs), sourceStepMs: srcStep, replicaStepMs: shown(traits.mtimeResolutionMs), auto: explicit === null },
+        'modify window',
+      );
+    }
     const base: FsRules = { windowMs, exactSource: explicit === null && windowMs > 0, modes: traits.modes, srcIno: true, repIno: true, srcRootDev };
     const record = this.d.store?.record;
     if (!record || record.size === 0) return base;

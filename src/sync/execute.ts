@@ -3,8 +3,8 @@ import { constants } from 'node:fs';
 import { type FileHandle, lstat, mkdir, open, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { FsOpError, errCode, isGone } from '../errors.js';
 import { copyAtomic, setAttrs, symlinkAtomic } from './copy.js';
-import { type FsRules, mtimeEq } from './fs-rules.js';
-import { baseOf, depth, joinRel, parentOf } from './paths.js';
+import type { FsRules } from './fs-rules.js';
+import { baseOf, depth, joinRel, parentOf, sameMtime } from './paths.js';
 import { SafeDirs } from './safe-dirs.js';
 import { toEntry } from './scan.js';
 import type { Action, Entry } from './types.js';
@@ -220,7 +220,9 @@ class Executor {
         const st = await fh.stat();
         if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EINVAL' });
         if (this.o.rules.modes && (st.mode & 0o7777) !== src.mode) await fh.chmod(src.mode);
-        if (!mtimeEq(this.o.rules, st.mtimeMs, src.mtimeMs)) await fh.utimes(st.atimeMs / 1000, src.mtimeMs / 1000);
+        // Exact, not within the window: the window decides whether a pass acts, but what it
+        // writes is the source's value (the filesystem keeps what it can of it).
+        if (!sameMtime(st.mtimeMs, src.mtimeMs)) await fh.utimes(st.atimeMs / 1000, src.mtimeMs / 1000);
       } catch (err) {
         // Without read permission (an unprivileged run), fall back to the path, checked just before.
         if (errCode(err) !== 'EACCES' || !(await lstat(p)).isFile()) throw new FsOpError('set attributes of', rel, err);
@@ -243,7 +245,7 @@ class Executor {
         await this.safe.within(d, async (dir) => {
           const st = await stat(dir);
           const modeOk = !this.o.rules.modes || (st.mode & 0o7777) === s.mode;
-          if (modeOk && mtimeEq(this.o.rules, st.mtimeMs, s.mtimeMs)) return;
+          if (modeOk && sameMtime(st.mtimeMs, s.mtimeMs)) return;
           await setAttrs(dir, d, this.o.rules.modes ? s.mode : null, st.atimeMs, s.mtimeMs);
         });
       } catch (err) {

@@ -2,9 +2,6 @@ import { stat } from 'node:fs/promises';
 import { keepsInodes, mountOf } from './mounts.js';
 import { type FsTraits, guessTraits, observedResolutionMs, probeReplica } from './probe.js';
 
-/** Fewer listed entries than this say too little about a source's timestamp step: assume a fine one. */
-const MIN_SAMPLE = 16;
-
 /**
  * What one run has learnt about its filesystems. The replica is probed once per filesystem
  * device and the answer kept for the daemon's life (a pass costs no probe unless the replica
@@ -16,6 +13,7 @@ export class KnownFilesystems {
   private readonly sourceSteps = new Map<number, number>();
   private readonly sourceInodes = new Map<number, boolean>();
   private warnedWeak = false;
+  private window: number | undefined;
 
   /**
    * The replica's traits and whether they were just measured (then worth a log line). A dry
@@ -35,11 +33,12 @@ export class KnownFilesystems {
     return { traits, fresh: true };
   }
 
-  /** The source's timestamp step on this device, as far as its listings have shown it. */
-  sourceStepMs(dev: number, mtimes: () => Iterable<number>, count: number): number {
+  /** The source's timestamp step on this device, as far as its listings have shown it (0 until they tell). */
+  sourceStepMs(dev: number, mtimes: () => Iterable<number>): number {
     const known = this.sourceSteps.get(dev);
     if (known === 0) return 0;
-    const seen = count < MIN_SAMPLE ? 0 : observedResolutionMs(mtimes());
+    const seen = observedResolutionMs(mtimes());
+    if (seen === undefined) return known ?? 0;
     const step = known === undefined ? seen : Math.min(known, seen);
     this.sourceSteps.set(dev, step);
     return step;
@@ -53,6 +52,13 @@ export class KnownFilesystems {
       this.sourceInodes.set(dev, keeps);
     }
     return keeps;
+  }
+
+  /** True when the modify window differs from the last pass's (the first pass included): worth a log line. */
+  windowChanged(ms: number): boolean {
+    const changed = this.window !== ms;
+    this.window = ms;
+    return changed;
   }
 
   /** True the first time per run: the weak-drift warning is said once. */

@@ -190,17 +190,23 @@ function traitsOfType(m: MountInfo | undefined): Omit<FsTraits, 'probed' | 'prob
   }
 }
 
+/** Distinct mtimes needed before a listing may say the step is coarse: 2^-8 odds that eight fine ones all look even. */
+const MIN_DISTINCT = 8;
+
 /**
  * The mtime step a source shows, read from what its entries carry (nothing is written there):
- * the coarsest step every listed mtime is a multiple of, 0 when any has digits below a millisecond.
+ * the coarsest step that every listed mtime is a multiple of; 0 as soon as one has digits below
+ * the millisecond; undefined while too few distinct mtimes were seen to tell (files written in
+ * the same second all look like a 2-second filesystem).
  */
-export function observedResolutionMs(mtimesMs: Iterable<number>): number {
-  let res = Number.POSITIVE_INFINITY;
+export function observedResolutionMs(mtimesMs: Iterable<number>): number | undefined {
+  let res = 2000;
+  const distinct = new Set<number>();
   for (const t of mtimesMs) {
     if (!Number.isInteger(t)) return 0;
-    const step = t % 2000 === 0 ? 2000 : t % 1000 === 0 ? 1000 : t % 100 === 0 ? 100 : t % 10 === 0 ? 10 : 1;
-    if (step < res) res = step;
-    if (res === 1) return 1;
+    while (res > 1 && t % res !== 0) res = res === 2000 ? 1000 : res / 10;
+    if (distinct.size < MIN_DISTINCT) distinct.add(t);
+    if (res === 1 && distinct.size >= MIN_DISTINCT) break;
   }
-  return res === Number.POSITIVE_INFINITY ? 0 : res;
+  return distinct.size >= MIN_DISTINCT ? res : undefined;
 }

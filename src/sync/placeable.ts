@@ -47,16 +47,21 @@ export function findUnplaceable(entries: ReadonlyMap<string, Entry>, t: NameTrai
   for (const e of entries.values()) {
     const problem = e.kind === 'symlink' && !t.symlinks ? `the replica's filesystem (${t.type}) cannot hold symbolic links` : nameProblem(baseOf(e.path), t);
     if (problem !== undefined) found.set(e.path, problem);
-    if (fold === undefined) continue;
+  }
+  // Only what the replica can hold competes for a folded name: a link `README` beside a file
+  // `readme` on FAT leaves the file to be mirrored.
+  for (const e of entries.values()) {
+    if (fold === undefined) break;
+    if (found.has(e.path)) continue;
     const key = fold(e.path);
     const other = winners.get(key);
     if (other === undefined) winners.set(key, e.path);
     else if (byteOrder(e.path, other) < 0) winners.set(key, e.path);
   }
-  if (fold !== undefined && winners.size < entries.size) {
+  if (fold !== undefined) {
     for (const e of entries.values()) {
-      const w = winners.get(fold(e.path))!;
-      if (w !== e.path) {
+      const w = winners.get(fold(e.path));
+      if (w !== undefined && w !== e.path && !found.has(e.path)) {
         found.set(e.path, `differs only in case or Unicode form from ${JSON.stringify(w)}, and the replica's filesystem (${t.type}) cannot hold both; ${JSON.stringify(w)} is kept`);
       }
     }

@@ -195,9 +195,10 @@ const MIN_DISTINCT = 8;
 
 /**
  * The mtime step a source shows, read from what its entries carry (nothing is written there):
- * the coarsest step that every listed mtime is a multiple of; 0 as soon as one has digits below
- * the millisecond; undefined while too few distinct mtimes were seen to tell (files written in
- * the same second all look like a 2-second filesystem).
+ * the coarsest step that every listed mtime is a multiple of (1 = a millisecond or finer: the
+ * listing stops being read once that is clear; 0 when an mtime has digits below the
+ * millisecond); undefined while too few distinct mtimes were seen to tell (files written in the
+ * same second all look like a 2-second filesystem).
  */
 export function observedResolutionMs(mtimesMs: Iterable<number>): number | undefined {
   let res = 2000;

@@ -1,8 +1,8 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { tempDir } from './tree.js';
 
 /*
  * Real filesystems for the tests, mounted through FUSE (the kernel here has no vfat or exfat
@@ -12,6 +12,22 @@ import { tempDir } from './tree.js';
  */
 
 const CMD_TIMEOUT_MS = 20_000;
+
+/**
+ * A temp folder of a mount's own, removed by its close() once unmounted: never by the shared
+ * cleanupTemps(), which would reach into a mounted filesystem.
+ */
+function ownTemp(prefix: string): string {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+/** Removes a mount's temp folder, unless something is still mounted below it. */
+function removeOwn(dir: string): void {
+  const mounted = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((l) => (l.split(' ')[4] ?? '').startsWith(`${dir}/`));
+  if (!mounted) rmSync(dir, { recursive: true, force: true });
+}
 
 /** Runs a command, bounded; throws with its stderr on failure. */
 function run(cmd: string, args: string[]): string {
@@ -85,7 +101,7 @@ function waitMounted(dir: string): void {
 
 /** An image file formatted by `mkfs`, on a loop device, mounted by `mountCmd`. */
 function loopMount(kind: string, sizeMb: number, mkfs: [string, string[]], mountCmd: (dev: string, dir: string) => [string, string[]]): Mounted {
-  const base = tempDir(`fs-${kind}-`);
+  const base = ownTemp(`fs-${kind}-`);
   const img = path.join(base, `${kind}.img`);
   const dir = path.join(base, 'mnt');
   mkdirSync(dir);
@@ -121,6 +137,7 @@ function loopMount(kind: string, sizeMb: number, mkfs: [string, string[]], mount
       unmountDir(dir);
       if (dev) detach(dev);
       dev = null;
+      removeOwn(base);
     },
   };
 }
@@ -166,7 +183,7 @@ export interface Sshd {
 
 /** Starts OpenSSH's sshd on a free loopback port; resolves once it accepts connections (bounded). */
 export async function startSshd(): Promise<Sshd> {
-  const home = tempDir('fs-sshd-');
+  const home = ownTemp('fs-sshd-');
   const keygen = (name: string): string => {
     const f = path.join(home, name);
     run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', f]);
@@ -208,7 +225,7 @@ export async function startSshd(): Promise<Sshd> {
     log += b.toString('utf8');
   });
   const stop = (): Promise<void> =>
-    new Promise((resolve) => {
+    new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
       const t = setTimeout(() => {
         child.kill('SIGKILL');
@@ -219,7 +236,7 @@ export async function startSshd(): Promise<Sshd> {
         resolve();
       });
       child.kill('SIGTERM');
-    });
+    }).then(() => removeOwn(home));
   const until = Date.now() + 10_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`sshd exited at start: ${log}`);
@@ -247,7 +264,9 @@ function accepts(port: number): Promise<boolean> {
 /** Mounts `remoteDir` (a folder on this machine, served by `sshd`) with sshfs. */
 export function mountSshfs(sshd: Sshd, remoteDir: string): Mounted {
   mkdirSync(remoteDir, { recursive: true });
-  const dir = tempDir('fs-sshfs-');
+  const base = ownTemp('fs-sshfs-');
+  const dir = path.join(base, 'mnt');
+  mkdirSync(dir);
   const mount = (): void => {
     run('sshfs', [
       '-o',
@@ -264,7 +283,10 @@ export function mountSshfs(sshd: Sshd, remoteDir: string): Mounted {
       unmountDir(dir);
       mount();
     },
-    close: () => unmountDir(dir),
+    close: () => {
+      unmountDir(dir);
+      removeOwn(base);
+    },
   };
 }
 

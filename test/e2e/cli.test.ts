@@ -90,6 +90,9 @@ const bads: Bad[] = [
   { name: 'bad --hash', args: (f) => ['-s', f.src, '-r', f.dst, '--once', '-l', f.logs, '--hash', 'sha1'], stderr: /--hash/ },
   { name: 'bad --max-delete', args: (f) => ['-s', f.src, '-r', f.dst, '--once', '-l', f.logs, '--max-delete', 'lots'], stderr: /--max-delete/ },
   { name: 'bad --jobs', args: (f) => ['-s', f.src, '-r', f.dst, '--once', '-l', f.logs, '--jobs', '0'], stderr: /--jobs/ },
+  { name: 'bad --modify-window', args: (f) => ['-s', f.src, '-r', f.dst, '--once', '-l', f.logs, '--modify-window', 'fast'], stderr: /--modify-window "fast"/ },
+  { name: 'fractional --modify-window', args: (f) => ['-s', f.src, '-r', f.dst, '--once', '--modify-window', '1.5s'], stderr: /--modify-window "1\.5s"/ },
+  { name: '--modify-window over a day', args: (f) => ['-s', f.src, '-r', f.dst, '--once', '--modify-window', '25h'], stderr: /--modify-window "25h": at most one day/ },
   {
     name: 'unreadable --exclude-from',
     args: (f) => ['-s', f.src, '-r', f.dst, '--once', '--exclude-from', path.join(f.t, 'missing.txt')],

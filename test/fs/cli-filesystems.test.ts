@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type Spawned, runCli, spawnCli } from '../helpers/cli.js';
 import { type Mounted, emptyDir, mountExfat, requireMounts } from '../helpers/mounts.js';
-import { cleanupTemps, mirrorDiff, tempDir, writeTree } from '../helpers/tree.js';
+import { cleanupTemps, mirrorDiff, readState, tempDir, writeTree } from '../helpers/tree.js';
 
 /*
  * The spawned CLI with its replica on a real exFAT mount: exit codes, the one-line errors for
@@ -88,6 +88,21 @@ describe.skipIf(!canMount)('CLI with the replica on exFAT', () => {
     expect(passes[1]?.update).toBeGreaterThan(0);
     expect(passes[2]).toMatchObject({ copy: 0, update: 0, attrs: 0 });
     expect(logLines(t.logs).filter((l) => l.msg === 'modify window').map((l) => l.modifyWindowMs)).toEqual([0, 0, 2000]);
+  });
+
+  it('a dry run writes nothing on the replica, not even the probe: it guesses from the mount type', async () => {
+    const t = setup();
+    const first = await runCli(['-s', t.src, '-r', t.dst, '--once', '--exclude', 'photo.jpg', '--exclude', 'a:b.txt', '--exclude', 'link'], { home: t.home });
+    expect(first.code, first.stderr).toBe(0);
+    writeTree(t.src, { 'new.txt': 'new' });
+    const before = readState(t.dst);
+    const { statSync } = await import('node:fs');
+    const rootBefore = statSync(t.dst).mtimeMs;
+    const r = await runCli(['-s', t.src, '-r', t.dst, '--once', '-n', '-l', t.logs, '--exclude', 'photo.jpg', '--exclude', 'a:b.txt', '--exclude', 'link'], { home: t.home });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('would '))).toEqual(['would copy new.txt']);
+    expect(readState(t.dst)).toEqual(before);
+    expect(statSync(t.dst).mtimeMs).toBe(rootBefore);
   });
 
   it('a daemon probes once for its life, not once per pass', async () => {

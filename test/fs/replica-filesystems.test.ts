@@ -134,6 +134,11 @@ describe.skipIf(!canMount).each(CASES)('replica on $name', (c) => {
       expect(lines.some((l) => l.msg === 'replica filesystem')).toBe(true);
     }
     if (c.unplaceable.includes('photo.jpg')) expect(readFileSync(path.join(dst, 'Photo.JPG'), 'utf8')).toBe('upper case');
+    // --checksum reads both sides and agrees: nothing to do.
+    const checked = await syncOnce({ source: src, replica: dst, state, checksum: true });
+    expect(changeCount(checked.report)).toBe(0);
+    expect(checked.report.hashed).toBeGreaterThan(0);
+    expect(errorPaths(checked.lines)).toEqual([...c.unplaceable].sort());
   });
 
   it('picks up edits, also one that keeps the size inside the timestamp step', async () => {
@@ -204,12 +209,20 @@ describe.skipIf(!canMount)('case-insensitive replica: names that change only in 
     expect(changeCount((await pass()).report)).toBe(0);
   });
 
+  it('a watch pass (a partial scope) lists the whole tree there: a name is placed knowing all its twins', async () => {
+    writeFileSync(path.join(src, 'outside.txt'), 'not in the scope');
+    writeFileSync(path.join(src, 'Photos/c.jpg'), 'c');
+    const { report, lines } = await syncOnce({ source: src, replica: dst, state }, { scope: { deep: ['Photos'], shallow: [] } });
+    expect(report).toMatchObject({ copy: 2, errors: 0 });
+    expect(lines.filter((l) => l.action === 'copy').map((l) => l.path).sort()).toEqual(['Photos/c.jpg', 'outside.txt']);
+  });
+
   it('a replica entry spelt differently by hand is renamed to the source spelling and its content put back', async () => {
     emptyDir(dst);
     writeTree(path.join(dst), { 'readme.TXT': 'other bytes, longer than the source', photos: { 'A.JPG': 'a' } });
     const { report } = await pass();
     expect(report.errors).toBe(0);
-    expect(readdirSync(dst).sort()).toEqual(['Photos', 'README.txt']);
+    expect(readdirSync(dst).sort()).toEqual(['Photos', 'README.txt', 'outside.txt']);
     expect(readFileSync(path.join(dst, 'README.txt'), 'utf8')).toBe('read me');
     expect(mirrorDiff(src, dst, () => false, { windowMs: 1000, modes: false })).toEqual([]);
     expect(changeCount((await pass()).report)).toBe(0);

@@ -137,7 +137,7 @@ class Pass {
     // A replica that folds names needs every sibling of a name to place it: no partial listings.
     const scope = fold ? FULL_SCOPE : (this.req.scope ?? FULL_SCOPE);
     const full = scope === FULL_SCOPE;
-    const rootBefore = await rootId(s.source);
+    const rootBefore = await rootOf(s.source);
     // Both trees are listed at once: the lstat calls of one overlap the JavaScript of the other.
     const replicaScan = this.scanReplica(scope);
     replicaScan.catch(() => undefined); // awaited below; this only marks the rejection as handled
@@ -154,7 +154,7 @@ class Pass {
     const replica = await replicaScan;
     // A source renamed away or unmounted while it was listed leaves a listing that silently
     // lacks whole folders (they vanished): trusting it would delete their replica copies.
-    if ((await rootId(s.source)) !== rootBefore || rootBefore === null) {
+    if (rootBefore === null || !sameRoot(await rootOf(s.source), rootBefore)) {
       this.counts.errors++;
       d.log.error({ path: s.source }, `the source ${s.source} vanished or was replaced while it was listed (renamed or unmounted?); nothing changed in the replica`);
       return this.finish('errors', 'source vanished');
@@ -176,15 +176,8 @@ class Pass {
     }
 
     const inScope = full ? undefined : scopeTest(scope);
-    this.rules = await this.rulesFor(traits, source, replica, Number(rootBefore.split(':')[0]), inScope);
-    this.rules = fold ? { ...this.rules, fold } : this.rules;
-    const unplaceable = findUnplaceable(source.entries, traits, fold);
-    for (const u of unplaceable) {
-      this.counts.errors++;
-      const more = u.below > 0 ? ` (with the ${u.below} entries below it)` : '';
-      d.log.error({ path: u.path, op: 'mirror', err: u.reason }, `cannot mirror ${u.path}${more}: ${u.reason}`);
-    }
-    dropUnplaceable(source.entries, unplaceable);
+    this.rules = await this.rulesFor(traits, source, replica, rootBefore.dev, inScope);
+    this.leaveOutUnplaceable(source, traits);
 
     const p = await this.planWithHashes(source, replica, inScope);
     if (s.maxDelete && p.deleteCount > 0) {
@@ -222,7 +215,7 @@ class Pass {
     this.commitRecord(p, source, scope, full);
     await this.saving;
     await this.d.store?.commit();
-    if ((await rootId(s.source)) !== rootBefore) {
+    if (!sameRoot(await rootOf(s.source), rootBefore)) {
       // Copies of a vanished source are skipped as "vanished", which alone would look like success.
       this.counts.errors++;
       d.log.error({ path: s.source }, `the source ${s.source} vanished or was replaced during the pass (renamed or unmounted?); what was not copied yet will be by the next pass`);
@@ -247,7 +240,18 @@ class Pass {
     return traits;
   }
 
-  /** This pass's comparison rules: the modify window, and which inode numbers still mean what the record says. */
+  /** Reports, then leaves out of the source listing, what the replica's filesystem cannot hold (an error each, every pass). */
+  private leaveOutUnplaceable(source: Snapshot, traits: FsTraits): void {
+    const unplaceable = findUnplaceable(source.entries, traits, this.rules.fold);
+    for (const u of unplaceable) {
+      this.counts.errors++;
+      const more = u.below > 0 ? ` (with the ${u.below} entries below it)` : '';
+      this.d.log.error({ path: u.path, op: 'mirror', err: u.reason }, `cannot mirror ${u.path}${more}: ${u.reason}`);
+    }
+    dropUnplaceable(source.entries, unplaceable);
+  }
+
+  /** This pass's comparison rules: the modify window, name folding, and which inode numbers still mean what the record says. */
   private async rulesFor(traits: FsTraits, source: Snapshot, replica: Snapshot, srcRootDev: number, inScope?: (p: string) => boolean): Promise<FsRules> {
     const srcStep = this.known.sourceStepMs(srcRootDev, () => mtimesOf(source));
     const explicit = this.s.modifyWindowMs ?? null;
@@ -259,7 +263,8 @@ class Pass {
         'modify window',
       );
     }
-    const base: FsRules = { windowMs, exactSource: explicit === null && windowMs > 0, modes: traits.modes, srcIno: true, repIno: true, srcRootDev };
+    const fold = nameFolding(traits);
+    const base: FsRules = { windowMs, exactSource: explicit === null && windowMs > 0, modes: traits.modes, srcIno: true, repIno: true, srcRootDev, ...(fold ? { fold } : {}) };
     const record = this.d.store?.record;
     if (!record || record.size === 0) return base;
     const srcPerMount = !(await this.known.sourceKeepsInodes(srcRootDev, this.s.source));
@@ -449,14 +454,18 @@ function scopeTest(scope: ScanScope): (p: string) => boolean {
   return (p) => shallow.has(parentOf(p)) || scope.deep.some((d) => isWithin(p, d));
 }
 
-/** The identity (dev:ino) of the folder a path leads to, or null when it cannot be reached. */
-async function rootId(p: string): Promise<string | null> {
+/** The identity (device and inode) of the folder a path leads to, or null when it cannot be reached. */
+async function rootOf(p: string): Promise<{ readonly dev: number; readonly ino: number } | null> {
   try {
     const st = await stat(p);
-    return `${st.dev}:${st.ino}`;
+    return { dev: st.dev, ino: st.ino };
   } catch {
     return null;
   }
+}
+
+function sameRoot(a: { dev: number; ino: number } | null, b: { dev: number; ino: number }): boolean {
+  return a !== null && a.dev === b.dev && a.ino === b.ino;
 }
 
 function* mtimesOf(s: Snapshot): Iterable<number> {

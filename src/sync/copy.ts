@@ -3,25 +3,11 @@ import { closeSync, constants, lstatSync, lutimesSync, renameSync, utimesSync } 
 import { chmod, copyFile, lstat, open, rename, symlink, unlink, utimes } from 'node:fs/promises';
 import { FsOpError, isGone } from '../errors.js';
 import { mtimeEq } from './fs-rules.js';
+import type { InFlight } from './in-flight.js';
 import { abs, baseOf, joinRel, parentOf, tmpName } from './paths.js';
 import { openSourceFile } from './source-file.js';
 import { toEntry } from './scan.js';
 import type { Entry } from './types.js';
-
-/** Temp files being written right now, so a hard stop can remove them before exiting. */
-export const inFlight = new Set<string>();
-
-/** Removes every temp file still being written (called on a hard abort, synchronously). */
-export function removeInFlight(unlinkSync: (p: string) => void): void {
-  for (const p of inFlight) {
-    try {
-      unlinkSync(p);
-    } catch {
-      // already renamed into place or never created: nothing to clean
-    }
-  }
-  inFlight.clear();
-}
 
 /** How an atomic copy ended. */
 export type CopyOutcome =
@@ -31,20 +17,28 @@ export type CopyOutcome =
 
 const RETRIES = 3;
 
+/** Where and how copyAtomic copies. */
+export interface CopyOptions {
+  readonly srcRoot: string;
+  readonly repRoot: string;
+  /** The replica folder that holds the file, named so that no link can redirect it (SafeDirs.within). */
+  readonly repDir?: string;
+  readonly signal?: AbortSignal;
+  /** What the replica keeps: permission bits, and the mtime step a rename may round to. Default: everything, exactly. */
+  readonly kept?: { readonly modes: boolean; readonly windowMs: number };
+  /** The pass's temp files in flight, so a hard stop can remove this one. */
+  readonly inFlight: InFlight;
+}
+
 /**
  * Copies one source file into the replica atomically: the kernel copies it (copy_file_range,
  * reflinks) to a `.foldersync-*.tmp` sibling, mode and mtime are set, the source is stat'ed
  * again, and only an untouched copy is renamed into place. A file that changed meanwhile is
  * retried, then reported as changing; a torn copy is never renamed.
  */
-export async function copyAtomic(
-  srcRoot: string,
-  repRoot: string,
-  rel: string,
-  signal?: AbortSignal,
-  repDir?: string,
-  kept: { readonly modes: boolean; readonly windowMs: number } = { modes: true, windowMs: 0 },
-): Promise<CopyOutcome> {
+export async function copyAtomic(rel: string, o: CopyOptions): Promise<CopyOutcome> {
+  const { srcRoot, repRoot, signal, repDir, inFlight } = o;
+  const kept = o.kept ?? { modes: true, windowMs: 0 };
   const keepModes = kept.modes;
   const from = abs(srcRoot, rel);
   // `repDir`: the replica folder that holds `rel`, named so that no link can redirect it (SafeDirs.within).

@@ -1,4 +1,3 @@
-import { unlinkSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';
@@ -6,33 +5,24 @@ import type { Logger } from 'pino';
 import { describe, errCode } from '../errors.js';
 import { KnownFilesystems } from '../trees/known-fs.js';
 import type { FsTraits } from '../trees/probe.js';
-import { removeInFlight, sameVersion } from './copy.js';
+import { sameVersion } from './copy.js';
+import { InFlight } from './in-flight.js';
 import { type ActionResult, execute, removeStale } from './execute.js';
 import { type Filter, makeFilter } from './filter.js';
 import { EXACT_RULES, type FsRules, autoWindowMs, devKey, nameFolding } from './fs-rules.js';
+import { type Refusal, emptySource, sourceVanished, tooManyDeletes } from './guards.js';
 import { renumbered } from './identity.js';
+import { Tally } from './tally.js';
 import { dropUnplaceable, findUnplaceable } from './placeable.js';
 import type { HashPool } from './hash-pool.js';
 import { abs, isWithin, parentOf } from './paths.js';
 import { plan } from './plan.js';
 import type { RecordStore } from './record.js';
-import { actionName, describeAction, shownPaths } from './report.js';
+import { actionName } from './report.js';
 import { FULL_SCOPE, type ScanScope, scan } from './scan.js';
 import { scanInThread } from './scan-thread.js';
-import {
-
-  type Entry,
-  type HashAlgo,
-  type HashMap,
-  type PassCounts,
-  type PassOutcome,
-  type PassReport,
-  type Plan,
-  type RecordEntry,
-  type Snapshot,
-  emptyCounts,
-  hashKey,
-} from './types.js';
+import type { Entry, HashAlgo, HashMap, PassOutcome, PassReport, Plan, RecordEntry, Snapshot } from './types.js';
+import { hashKey } from './types.js';
 
 /** The part of the configuration a pass depends on. */
 export interface SyncSettings {
@@ -77,13 +67,14 @@ export function createEngine(settings: SyncSettings, deps: EngineDeps): { runPas
 }
 
 class Pass {
-  private readonly counts: PassCounts = emptyCounts();
+  private readonly tally: Tally;
   private readonly t0 = performance.now();
   private readonly hashes: HashMap = new Map();
   /** The source version each computed hash belongs to. */
   private readonly hashedVersion = new Map<string, Entry>();
   private saving: Promise<void> = Promise.resolve();
   private lastSave = performance.now();
+  private readonly inFlight = new InFlight();
   /** How the trees compare, once the filesystems are known (set early in the pass). */
   private rules: FsRules = EXACT_RULES;
 
@@ -93,14 +84,16 @@ class Pass {
     private readonly filter: Filter,
     private readonly req: PassRequest,
     private readonly known: KnownFilesystems,
-  ) {}
+  ) {
+    this.tally = new Tally(d.log, s.dryRun);
+  }
 
   async run(): Promise<PassReport> {
     try {
       return await this.runInner();
     } catch (err) {
       if (this.req.signal?.aborted) {
-        removeInFlight(unlinkSync);
+        this.inFlight.removeAll();
         try {
           this.d.store?.flushSync();
         } catch (e) {
@@ -108,8 +101,7 @@ class Pass {
         }
         return this.finish('aborted', 'pass aborted');
       }
-      this.counts.errors++;
-      this.d.log.error({ err: describe(err) }, `pass failed: ${describe(err)}`);
+      this.tally.error({ err: describe(err) }, `pass failed: ${describe(err)}`);
       return this.finish('errors', describe(err));
     }
   }
@@ -120,8 +112,7 @@ class Pass {
       try {
         await mkdir(s.replica, { recursive: true });
       } catch (err) {
-        this.counts.errors++;
-        d.log.error({ path: s.replica, err: describe(err) }, `cannot create the replica ${s.replica}: ${describe(err)}`);
+        this.tally.error({ path: s.replica, err: describe(err) }, `cannot create the replica ${s.replica}: ${describe(err)}`);
         return this.finish('errors', 'replica not writable');
       }
     }
@@ -129,8 +120,7 @@ class Pass {
     try {
       traits = await this.replicaTraits();
     } catch (err) {
-      this.counts.errors++;
-      d.log.error({ path: s.replica, err: describe(err) }, `cannot write in the replica ${s.replica}: ${describe(err)}`);
+      this.tally.error({ path: s.replica, err: describe(err) }, `cannot write in the replica ${s.replica}: ${describe(err)}`);
       return this.finish('errors', 'replica not writable');
     }
     const fold = nameFolding(traits);
@@ -147,58 +137,38 @@ class Pass {
     } catch (err) {
       await replicaScan.catch(() => undefined);
       this.req.signal?.throwIfAborted();
-      this.counts.errors++;
-      d.log.error({ path: s.source, err: describe(err) }, `cannot list the source ${s.source}: ${describe(err)}`);
+      this.tally.error({ path: s.source, err: describe(err) }, `cannot list the source ${s.source}: ${describe(err)}`);
       return this.finish('errors', 'source not readable');
     }
     const replica = await replicaScan;
     // A source renamed away or unmounted while it was listed leaves a listing that silently
     // lacks whole folders (they vanished): trusting it would delete their replica copies.
-    if (rootBefore === null || !sameRoot(await rootOf(s.source), rootBefore)) {
-      this.counts.errors++;
-      d.log.error({ path: s.source }, `the source ${s.source} vanished or was replaced while it was listed (renamed or unmounted?); nothing changed in the replica`);
-      return this.finish('errors', 'source vanished');
-    }
+    const vanished = sourceVanished(s.source, rootBefore, await rootOf(s.source));
+    if (vanished) return this.refuse(vanished);
     for (const i of source.issues) {
-      this.counts.errors++;
-      d.log.error({ path: i.path, op: i.op, err: i.message }, `cannot ${i.op} ${i.path}: ${i.message}`);
+      this.tally.error({ path: i.path, op: i.op, err: i.message }, `cannot ${i.op} ${i.path}: ${i.message}`);
     }
     for (const i of replica.issues) {
-      this.counts.errors++;
-      d.log.error({ path: i.path, op: i.op, err: i.message, side: 'replica' }, `cannot ${i.op} replica ${i.path}: ${i.message}`);
+      this.tally.error({ path: i.path, op: i.op, err: i.message, side: 'replica' }, `cannot ${i.op} replica ${i.path}: ${i.message}`);
     }
     for (const p of source.skipped) d.log.warn({ path: p }, `skipped ${p}: not a regular file, folder or symlink`);
 
-    if (full && source.entries.size === 0 && replica.entries.size > 0 && !s.allowEmptySource) {
-      const why = `the source ${s.source} is empty but the replica has ${replica.entries.size} entries (is the source mounted?); nothing deleted. Use --allow-empty-source to mirror an empty source.`;
-      d.log.error({ path: s.source }, `refused: ${why}`);
-      return this.finish('refused', why);
-    }
+    const empty = full ? emptySource(s.source, { source: source.entries.size, replica: replica.entries.size }, s.allowEmptySource) : null;
+    if (empty) return this.refuse(empty);
 
     const inScope = full ? undefined : scopeTest(scope);
-    this.rules = await this.rulesFor(traits, source, replica, rootBefore.dev, inScope);
+    // sourceVanished refused a root that could not be reached.
+    this.rules = await this.rulesFor(traits, source, replica, rootBefore!.dev, inScope);
     this.leaveOutUnplaceable(source, traits);
 
     const p = await this.planWithHashes(source, replica, inScope);
-    if (s.maxDelete && p.deleteCount > 0) {
-      const limit = s.maxDelete.percent ? Math.floor((s.maxDelete.count / 100) * replica.entries.size) : s.maxDelete.count;
-      if (p.deleteCount > limit) {
-        const why = `the pass would delete ${p.deleteCount} entries, more than --max-delete ${s.maxDelete.count}${s.maxDelete.percent ? '%' : ''} (${limit}); nothing deleted`;
-        d.log.error({ path: s.replica }, `refused: ${why}`);
-        return this.finish('refused', why);
-      }
-    }
+    const excess = tooManyDeletes(s.replica, s.maxDelete, p.deleteCount, replica.entries.size);
+    if (excess) return this.refuse(excess);
     if (p.deletesWithheld) d.log.warn('the source could not be read completely: deletions in the replica are withheld this pass');
 
     if (s.dryRun) {
-      for (const a of p.actions) {
-        const name = actionName(a);
-        if (name === null) continue;
-        this.counts[name]++;
-        if (a.type === 'copy' || a.type === 'update') this.counts.bytes += a.src.size;
-        d.log.info({ action: name, ...shownPaths(a), dryRun: true }, describeAction(a, true));
-      }
-      return this.finish(this.counts.errors > 0 ? 'errors' : 'ok');
+      for (const a of p.actions) if (actionName(a) !== null) this.tally.change(a, a.type === 'copy' || a.type === 'update' ? a.src.size : 0);
+      return this.finish(this.tally.outcome());
     }
 
     await removeStale(s.replica, replica.stale);
@@ -209,18 +179,18 @@ class Pass {
       sourceDirs: dirsOf(source),
       jobs: s.jobs,
       rules: this.rules,
+      inFlight: this.inFlight,
       ...(this.req.signal ? { signal: this.req.signal } : {}),
       onResult: (r) => this.onResult(r, replica),
     });
     this.commitRecord(p, source, scope, full);
     await this.saving;
     await this.d.store?.commit();
-    if (!sameRoot(await rootOf(s.source), rootBefore)) {
+    if (!sameRoot(await rootOf(s.source), rootBefore!)) {
       // Copies of a vanished source are skipped as "vanished", which alone would look like success.
-      this.counts.errors++;
-      d.log.error({ path: s.source }, `the source ${s.source} vanished or was replaced during the pass (renamed or unmounted?); what was not copied yet will be by the next pass`);
+      this.tally.error({ path: s.source }, `the source ${s.source} vanished or was replaced during the pass (renamed or unmounted?); what was not copied yet will be by the next pass`);
     }
-    return this.finish(this.counts.errors > 0 ? 'errors' : 'ok');
+    return this.finish(this.tally.outcome());
   }
 
   /** The replica's traits (probed once per device and run), logged when newly measured. */
@@ -244,9 +214,8 @@ class Pass {
   private leaveOutUnplaceable(source: Snapshot, traits: FsTraits): void {
     const unplaceable = findUnplaceable(source.entries, traits, this.rules.fold);
     for (const u of unplaceable) {
-      this.counts.errors++;
       const more = u.below > 0 ? ` (with the ${u.below} entries below it)` : '';
-      this.d.log.error({ path: u.path, op: 'mirror', err: u.reason }, `cannot mirror ${u.path}${more}: ${u.reason}`);
+      this.tally.error({ path: u.path, op: 'mirror', err: u.reason }, `cannot mirror ${u.path}${more}: ${u.reason}`);
     }
     dropUnplaceable(source.entries, unplaceable);
   }
@@ -321,13 +290,11 @@ class Pass {
             this.hashes.set(key, r.hash);
             const e = (side === 'src' ? source : replica).entries.get(path);
             if (e) this.hashedVersion.set(key, { ...e, size: r.size, mtimeMs: r.mtimeMs, ctimeMs: r.ctimeMs, ino: r.ino });
-            this.counts.hashed++;
-            this.counts.hashedBytes += r.bytes;
+            this.tally.hashed(r.bytes);
           } catch (err) {
             this.req.signal?.throwIfAborted();
             this.hashes.set(key, '');
-            this.counts.errors++;
-            this.d.log.error({ path, op: 'hash', err: describe(err) }, `cannot hash ${path}: ${describe(err)}`);
+            this.tally.error({ path, op: 'hash', err: describe(err) }, `cannot hash ${path}: ${describe(err)}`);
           }
         }),
       ),
@@ -338,8 +305,7 @@ class Pass {
     const a = r.action;
     const log = this.d.log;
     if (r.status === 'error') {
-      this.counts.errors++;
-      log.error({ op: a.type, path: a.path, ...(a.type === 'move' ? { from: a.from } : {}), err: describe(r.error) }, r.error.message);
+      this.tally.error({ op: a.type, path: a.path, ...(a.type === 'move' ? { from: a.from } : {}), err: describe(r.error) }, r.error.message);
       return;
     }
     if (r.status === 'skipped') {
@@ -347,14 +313,7 @@ class Pass {
       else log.debug({ path: a.path }, `${a.path} vanished before it was copied`);
       return;
     }
-    const name = actionName(a);
-    if (name === null) {
-      log.debug({ path: a.path, from: a.type === 'move' ? a.from : undefined }, `set aside ${a.type === 'move' ? a.from : ''}`);
-    } else {
-      this.counts[name]++;
-      this.counts.bytes += r.bytes;
-      log.info({ action: name, ...shownPaths(a), ...(r.bytes ? { bytes: r.bytes } : {}) }, describeAction(a, false));
-    }
+    this.tally.change(a, r.bytes);
     this.recordResult(r, replica);
   }
 
@@ -411,9 +370,16 @@ class Pass {
     for (const k of gone) store.delete(k);
   }
 
+  /** Ends the pass before it changed anything, with the refusal's one line. */
+  private refuse(r: Refusal): PassReport {
+    if (r.outcome === 'errors') this.tally.error({ path: r.path }, r.message);
+    else this.d.log.error({ path: r.path }, r.message);
+    return this.finish(r.outcome, r.reason);
+  }
+
   private finish(outcome: PassOutcome, reason?: string): PassReport {
     const report: PassReport = {
-      ...this.counts,
+      ...this.tally.counts,
       outcome,
       durationMs: Math.round(performance.now() - this.t0),
       dryRun: this.s.dryRun,

@@ -4,6 +4,7 @@ import { type FileHandle, lstat, mkdir, open, rename, rm, rmdir, stat, unlink } 
 import { FsOpError, errCode, isGone } from '../errors.js';
 import { copyAtomic, setAttrs, symlinkAtomic } from './copy.js';
 import type { FsRules } from './fs-rules.js';
+import type { InFlight } from './in-flight.js';
 import { baseOf, depth, joinRel, parentOf, sameMtime } from './paths.js';
 import { SafeDirs } from './safe-dirs.js';
 import { toEntry } from './scan.js';
@@ -25,6 +26,8 @@ export interface ExecuteOptions {
   readonly jobs: number;
   /** What the replica keeps: permission bits are only set where it keeps them, mtimes fixed only outside the window. */
   readonly rules: Pick<FsRules, 'windowMs' | 'modes'>;
+  /** Temp files being written, for a hard stop to remove. */
+  readonly inFlight: InFlight;
   readonly signal?: AbortSignal;
   readonly onResult: (r: ActionResult) => void;
 }
@@ -162,7 +165,14 @@ class Executor {
       case 'copy':
       case 'update':
         return this.safe.within(parent, async (dir) => {
-          const out = await copyAtomic(this.o.source, this.o.replica, a.path, this.o.signal, dir, this.o.rules);
+          const out = await copyAtomic(a.path, {
+            srcRoot: this.o.source,
+            repRoot: this.o.replica,
+            repDir: dir,
+            kept: this.o.rules,
+            inFlight: this.o.inFlight,
+            ...(this.o.signal ? { signal: this.o.signal } : {}),
+          });
           if (out.kind !== 'done') return { action: a, status: 'skipped', why: out.kind };
           return { action: a, status: 'ok', rep: out.rep, src: out.src, bytes: out.src.size };
         });

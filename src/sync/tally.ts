@@ -1,0 +1,55 @@
+import type { Logger } from 'pino';
+import { actionName, describeAction, shownPaths } from './report.js';
+import { type Action, type PassCounts, emptyCounts } from './types.js';
+
+/** What an error line carries besides its message: the path, the operation and the OS's reason. */
+export interface ErrorFields {
+  readonly path?: string;
+  readonly from?: string;
+  readonly op?: string;
+  readonly side?: 'replica';
+  readonly err?: string;
+}
+
+/**
+ * A pass's counts and the log lines that go with them. Every per-path failure goes through
+ * `error` (counted and logged in one place, restic's `arch.error`), and every change through
+ * `change`, whether it was made or, in a dry run, only planned: the two cannot disagree.
+ */
+export class Tally {
+  readonly counts: PassCounts = emptyCounts();
+
+  constructor(
+    private readonly log: Logger,
+    private readonly dryRun: boolean,
+  ) {}
+
+  /** The one error hook: one more error, and one line at level error. */
+  error(fields: ErrorFields, message: string): void {
+    this.counts.errors++;
+    this.log.error(fields, message);
+  }
+
+  /** A change to the replica (made, or planned in a dry run): counted under its name, one line. Set-asides are not changes. */
+  change(a: Action, bytes: number): void {
+    const name = actionName(a);
+    if (name === null) {
+      this.log.debug({ path: a.path, ...(a.type === 'move' ? { from: a.from } : {}) }, `set aside ${a.type === 'move' ? a.from : a.path}`);
+      return;
+    }
+    this.counts[name]++;
+    this.counts.bytes += bytes;
+    this.log.info({ action: name, ...shownPaths(a), ...(bytes ? { bytes } : {}), ...(this.dryRun ? { dryRun: true } : {}) }, describeAction(a, this.dryRun));
+  }
+
+  /** A file read whole to hash it. */
+  hashed(bytes: number): void {
+    this.counts.hashed++;
+    this.counts.hashedBytes += bytes;
+  }
+
+  /** `errors` once anything failed, else `ok`. */
+  outcome(): 'ok' | 'errors' {
+    return this.counts.errors > 0 ? 'errors' : 'ok';
+  }
+}

@@ -28,7 +28,8 @@ function nameProblem(name: string, t: NameTraits): string | undefined {
     if (bad) return `the name contains ${bad[0] < ' ' ? `control character ${JSON.stringify(bad[0])}` : `'${bad[0]}'`}, which ${t.type} does not allow`;
     if (/[. ]$/.test(name)) return `the name ends with a ${name.endsWith('.') ? 'dot' : 'space'}, which ${t.type} does not allow`;
     if (name.length > MAX_NAME) return `the name is ${name.length} UTF-16 units long; ${t.type} holds at most ${MAX_NAME}`;
-  } else if (Buffer.byteLength(name) > MAX_NAME) {
+    // A UTF-16 unit is at most 3 bytes of UTF-8: names of 85 units or fewer need no counting.
+  } else if (name.length > MAX_NAME / 3 && Buffer.byteLength(name) > MAX_NAME) {
     return `the name is ${Buffer.byteLength(name)} bytes long; ${t.type} holds at most ${MAX_NAME}`;
   }
   if (!t.unicodeNames && /[^\x00-\x7f]/.test(name)) return `the name has characters beyond ASCII, which this ${t.type} filesystem refuses`;

@@ -19,6 +19,11 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/** Marks the end of an exhaustive switch: a union member without a case is a type error here. */
+export function unreachable(x: never): never {
+  throw new Error(`unexpected value: ${JSON.stringify(x)}`);
+}
+
 /** The errno-style code of an error, if it has one. */
 export function errCode(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;

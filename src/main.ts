@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { parseCli } from './cli.js';
 import type { Config } from './config.js';
 import { formatDuration } from './duration.js';
-import { UsageError, describe } from './errors.js';
+import { UsageError, describe, unreachable } from './errors.js';
 import { LockedError, acquireLock, type Lock } from './lock.js';
 import { type Logging, createLogging } from './logger.js';
 import { runSchedule } from './scheduler.js';
@@ -29,6 +29,8 @@ export function exitCodeFor(r: PassReport | undefined): number {
       return EXIT.refused;
     case 'aborted':
       return EXIT.aborted;
+    default:
+      return unreachable(r.outcome);
   }
 }
 

@@ -2,7 +2,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
-import { describe, errCode } from '../errors.js';
+import { describe, errCode, unreachable } from '../errors.js';
 import { KnownFilesystems } from '../trees/known-fs.js';
 import type { FsTraits } from '../trees/probe.js';
 import { sameVersion } from './copy.js';
@@ -350,6 +350,8 @@ class Pass {
       case 'rmdir':
         store.delete(a.path);
         break;
+      default:
+        unreachable(a);
     }
     if (store.unsaved >= CHECKPOINT_EVERY || performance.now() - this.lastSave > CHECKPOINT_MS) {
       this.lastSave = performance.now();

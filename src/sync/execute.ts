@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { constants } from 'node:fs';
 import { type FileHandle, lstat, mkdir, open, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
-import { FsOpError, errCode, isGone } from '../errors.js';
+import { FsOpError, errCode, isGone, unreachable } from '../errors.js';
 import { copyAtomic, setAttrs, symlinkAtomic } from './copy.js';
 import type { FsRules } from './fs-rules.js';
 import type { InFlight } from './in-flight.js';
@@ -212,6 +212,8 @@ class Executor {
           this.touched.delete(a.path);
           return { action: a, status: 'ok', bytes: 0 };
         });
+      default:
+        return unreachable(a);
     }
   }
 

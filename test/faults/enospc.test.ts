@@ -4,7 +4,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RecordStore } from '../../src/sync/record.js';
 import { runCli } from '../helpers/cli.js';
 import { cleanupTemps, mirrorDiff, readState, tempDir, type TreeSpec, writeTree } from '../helpers/tree.js';
-import { recordMismatches, tempLeftovers, tryMountTmpfs, unmount } from './fault-kit.js';
+import { tempLeftovers, tryMountTmpfs, unmount } from './fault-kit.js';
+import { recordProblems } from '../helpers/record.js';
 
 const mounts: string[] = [];
 /** Whether this machine lets the tests mount a tmpfs (root or CAP_SYS_ADMIN); probed once. */
@@ -71,13 +72,13 @@ describe('a full replica disk (ENOSPC)', () => {
     for (const [p, s] of rep) if (s.kind === 'file') expect(s.hash, p).toBe(sourceBefore.get(p)?.hash);
     const loaded = await RecordStore.load(state, src, dst);
     expect(loaded.warning).toBeUndefined();
-    expect(await recordMismatches(state, src, dst)).toEqual([]);
+    expect(await recordProblems(state, src, dst)).toEqual([]);
 
     execFileSync('mount', ['-o', 'remount,size=20m', dst]);
     const next = await runCli(args, { home: d });
     expect(next.code, next.stderr).toBe(0);
     expect(mirrorDiff(src, dst)).toEqual([]);
     expect(tempLeftovers(dst)).toEqual([]);
-    expect(await recordMismatches(state, src, dst)).toEqual([]);
+    expect(await recordProblems(state, src, dst)).toEqual([]);
   });
 });

@@ -1,7 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { lstatSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { RecordStore } from '../../src/sync/record.js';
 
 /** A small seeded PRNG (mulberry32): the same seed replays the same faults. */
 export interface Rng {
@@ -52,38 +51,6 @@ export function tempLeftovers(root: string): string[] {
     }
   };
   walk('');
-  return out;
-}
-
-/**
- * Lists every way the record at `state` disagrees with the replica: each record path must exist
- * with the recorded kind (files: same inode, size and mtime), and each replica entry must have
- * a record line. Empty when the record describes the replica exactly.
- */
-export async function recordMismatches(state: string, source: string, replica: string, windowMs = 0): Promise<string[]> {
-  const { store, warning } = await RecordStore.load(state, source, replica);
-  const out: string[] = warning ? [`record warning: ${warning}`] : [];
-  const seen = new Set<string>();
-  const walk = (rel: string): void => {
-    for (const n of readdirSync(path.join(replica, rel))) {
-      const r = rel ? `${rel}/${n}` : n;
-      const st = lstatSync(path.join(replica, r));
-      seen.add(r);
-      const rec = store.record.get(r);
-      const kind = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
-      if (!rec) out.push(`no record line for replica ${kind} ${r}`);
-      else if (rec.kind !== kind) out.push(`${r}: recorded as ${rec.kind}, replica has a ${kind}`);
-      else if (kind === 'file') {
-        if (rec.rIno !== st.ino) out.push(`${r}: recorded inode ${rec.rIno}, replica inode ${st.ino}`);
-        if (rec.size !== st.size) out.push(`${r}: recorded size ${rec.size}, replica size ${st.size}`);
-        const off = Math.abs(rec.mtimeMs - st.mtimeMs);
-        if (off >= 1 && off > windowMs) out.push(`${r}: recorded mtime ${rec.mtimeMs}, replica mtime ${st.mtimeMs}`);
-      }
-      if (st.isDirectory()) walk(r);
-    }
-  };
-  walk('');
-  for (const p of store.record.keys()) if (!seen.has(p)) out.push(`record line for ${p}, which is not in the replica`);
   return out;
 }
 

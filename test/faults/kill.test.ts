@@ -6,7 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RecordStore } from '../../src/sync/record.js';
 import { runCli, type Spawned, spawnCli } from '../helpers/cli.js';
 import { cleanupTemps, mirrorDiff, tempDir } from '../helpers/tree.js';
-import { type Rng, recordMismatches, rng, seedFor, sleep, tempLeftovers } from './fault-kit.js';
+import { type Rng, rng, seedFor, sleep, tempLeftovers } from './fault-kit.js';
+import { recordProblems } from '../helpers/record.js';
 
 const ACTION_LINE = /^(copy|update|move|delete|mkdir|rmdir|symlink|attrs) /gm;
 const MB = 1 << 20;
@@ -183,7 +184,7 @@ describe('kill -9 at random moments', () => {
     expect(clean.code, clean.stderr).toBe(0);
     expect(mirrorDiff(src.root, dst)).toEqual([]);
     expect(tempLeftovers(dst)).toEqual([]);
-    expect(await recordMismatches(state, src.root, dst)).toEqual([]);
+    expect(await recordProblems(state, src.root, dst)).toEqual([]);
     const again = await runCli(args, { home: d });
     expect(again.code).toBe(0);
     expect(noActions(again.stdout)).toEqual([]);
@@ -251,7 +252,7 @@ describe('kill -9 at random moments', () => {
       expect(next.code, next.stderr).toBe(0);
       expect(mirrorDiff(src, dst)).toEqual([]);
       expect(tempLeftovers(dst)).toEqual([]);
-      expect(await recordMismatches(state, src, dst)).toEqual([]);
+      expect(await recordProblems(state, src, dst)).toEqual([]);
       const again = await runCli(args, { home: d });
       expect(noActions(again.stdout)).toEqual([]);
     }

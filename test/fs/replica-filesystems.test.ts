@@ -1,7 +1,8 @@
 import { appendFileSync, mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recordMismatches, tempLeftovers } from '../faults/fault-kit.js';
+import { tempLeftovers } from '../faults/fault-kit.js';
+import { recordProblems } from '../helpers/record.js';
 import { type Mounted, type Sshd, emptyDir, mountExfat, mountFat, mountSshfs, requireMounts, startSshd } from '../helpers/mounts.js';
 import { type LogLine, changeCount, closePool, syncOnce } from '../helpers/pass.js';
 import { type KeptByReplica, type TreeSpec, cleanupTemps, mirrorDiff, tempDir, writeTree } from '../helpers/tree.js';
@@ -115,7 +116,7 @@ describe.skipIf(!canMount).each(CASES)('replica on $name', (c) => {
     for (const l of lines.filter((x) => x.level >= 50)) expect(l.msg).toMatch(/^cannot mirror .+: .+/);
     expect(mirrorDiff(src, dst, ignore, c.kept)).toEqual([]);
     expect(tempLeftovers(dst)).toEqual([]);
-    expect(await recordMismatches(state, src, dst, c.kept.windowMs)).toEqual([]);
+    expect(await recordProblems(state, src, dst, c.kept.windowMs)).toEqual([]);
     if (c.unplaceable.includes('photo.jpg')) {
       // Of the two case twins the first in byte order is the one mirrored, whole.
       expect(readdirSync(dst).filter((n) => n.toLowerCase() === 'photo.jpg')).toEqual(['Photo.JPG']);

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recordMismatches, tempLeftovers } from '../faults/fault-kit.js';
+import { tempLeftovers } from '../faults/fault-kit.js';
+import { recordProblems } from '../helpers/record.js';
 import { type Mounted, mountExfat, requireMounts } from '../helpers/mounts.js';
 import { changeCount, closePool, syncOnce } from '../helpers/pass.js';
 import { type KeptByReplica, cleanupTemps, mirrorDiff, readState, tempDir } from '../helpers/tree.js';
@@ -268,7 +269,7 @@ async function passAndCheck(w: World, log: string[], canaryBefore: string): Prom
     ...(report.outcome === 'ok' ? [] : [`pass outcome ${report.outcome}: ${errors.join('; ')}`]),
     ...mirrorDiff(w.src, w.dst, () => false, w.kept),
     ...tempLeftovers(w.dst).map((t) => `temp file left: ${t}`),
-    ...(await recordMismatches(w.state, w.src, w.dst, w.kept.windowMs)),
+    ...(await recordProblems(w.state, w.src, w.dst, w.kept.windowMs)),
     ...(JSON.stringify([...readState(w.canary)]) === canaryBefore ? [] : ['the canary folder outside both trees changed']),
   ];
   log.push(`pass -> ${lines.filter((l) => typeof l.action === 'string').map((l) => `${l.action} ${l.from ? `${l.from}->` : ''}${l.path}`).join(', ') || 'no changes'}`);

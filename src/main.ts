@@ -11,7 +11,7 @@ import { createEngine } from './sync/engine.js';
 import { HashPool } from './sync/hash-pool.js';
 import { RecordStore } from './sync/record.js';
 import type { PassReport } from './sync/types.js';
-import type { ScanScope } from './sync/scan.js';
+import { type ScanScope, isNothing } from './sync/scope.js';
 import type { Watcher } from './watch.js';
 
 /** Exit codes, as in the contract. */
@@ -128,7 +128,7 @@ async function daemon(
         // A full pass covers every change seen so far; a nudged one only what the events touched.
         const scope = watcher?.takeScope();
         if (kind === 'interval') return runOne();
-        if (scope && scope.deep.length === 0 && scope.shallow.length === 0) return undefined;
+        if (scope && isNothing(scope)) return undefined;
         return runOne(scope);
       },
     });

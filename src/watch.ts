@@ -7,13 +7,11 @@ import { describe, errCode } from './errors.js';
 import type { Nudges } from './scheduler.js';
 import { makeFilter } from './sync/filter.js';
 import { TMP_RE, ancestors, parentOf } from './sync/paths.js';
-import type { ScanScope } from './sync/scan.js';
+import { NO_SCOPE, type ScanScope } from './sync/scope.js';
 
 /** More changed paths than this in one burst: rescan everything instead. */
 const MAX_SCOPED_PATHS = 2_000;
 
-/** A scope that covers nothing: no change was seen. */
-const NOTHING: ScanScope = Object.freeze({ deep: Object.freeze([]), shallow: Object.freeze([]) });
 
 /** A running watcher: a nudge source for the scheduler that also says what changed. */
 export interface Watcher extends Nudges {
@@ -152,7 +150,7 @@ export function startWatch(
       clearTimers();
       // The root itself changed (or too much did): only a full rescan can say what.
       if (all || paths.includes('')) return undefined;
-      if (paths.length === 0) return NOTHING;
+      if (paths.length === 0) return NO_SCOPE;
       const deep = outermost(paths);
       return { deep, shallow: [...new Set(deep.map(parentOf))] };
     },

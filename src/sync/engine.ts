@@ -15,11 +15,12 @@ import { renumbered } from './identity.js';
 import { Tally } from './tally.js';
 import { dropUnplaceable, findUnplaceable } from './placeable.js';
 import type { HashPool } from './hash-pool.js';
-import { abs, isWithin, parentOf } from './paths.js';
+import { abs } from './paths.js';
 import { plan } from './plan.js';
 import type { RecordStore } from './record.js';
 import { actionName } from './report.js';
-import { FULL_SCOPE, type ScanScope, scan } from './scan.js';
+import { scan } from './scan.js';
+import { FULL_SCOPE, type ScanScope, isFull, scopeTest } from './scope.js';
 import { scanInThread } from './scan-thread.js';
 import type { Entry, HashAlgo, HashMap, PassOutcome, PassReport, Plan, RecordEntry, Snapshot } from './types.js';
 import { hashKey } from './types.js';
@@ -126,7 +127,7 @@ class Pass {
     const fold = nameFolding(traits);
     // A replica that folds names needs every sibling of a name to place it: no partial listings.
     const scope = fold ? FULL_SCOPE : (this.req.scope ?? FULL_SCOPE);
-    const full = scope === FULL_SCOPE;
+    const full = isFull(scope);
     const rootBefore = await rootOf(s.source);
     // Both trees are listed at once: the lstat calls of one overlap the JavaScript of the other.
     const replicaScan = this.scanReplica(scope);
@@ -183,7 +184,7 @@ class Pass {
       ...(this.req.signal ? { signal: this.req.signal } : {}),
       onResult: (r) => this.onResult(r, replica),
     });
-    this.commitRecord(p, source, scope, full);
+    this.commitRecord(p, source, scope);
     await this.saving;
     await this.d.store?.commit();
     if (!sameRoot(await rootOf(s.source), rootBefore!)) {
@@ -362,11 +363,11 @@ class Pass {
   }
 
   /** Records entries found in sync, and forgets paths that are no longer in the source. */
-  private commitRecord(p: Plan, source: Snapshot, scope: ScanScope, full: boolean): void {
+  private commitRecord(p: Plan, source: Snapshot, scope: ScanScope): void {
     const store = this.d.store;
     if (!store) return;
     for (const v of p.verified) store.set(v.path, recordOf(v.src, v.rep, v.hash, this.s.hash, this.rules.srcRootDev));
-    const inScope = full ? () => true : scopeTest(scope);
+    const inScope = scopeTest(scope);
     const gone: string[] = [];
     for (const k of store.record.keys()) if (!source.entries.has(k) && inScope(k)) gone.push(k);
     for (const k of gone) store.delete(k);
@@ -414,12 +415,6 @@ export function recordOf(src: Entry, rep: Entry, hash: string | undefined, algo:
     ...(src.target !== undefined ? { target: src.target } : {}),
     ...(hash && src.kind === 'file' ? { hash, algo } : {}),
   };
-}
-
-/** Which paths a partial scan speaks for: everything below a deep path, the children of a shallow one. */
-function scopeTest(scope: ScanScope): (p: string) => boolean {
-  const shallow = new Set(scope.shallow);
-  return (p) => shallow.has(parentOf(p)) || scope.deep.some((d) => isWithin(p, d));
 }
 
 /** The identity (device and inode) of the folder a path leads to, or null when it cannot be reached. */

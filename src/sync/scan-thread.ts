@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { makeFilter } from './filter.js';
-import { FULL_SCOPE, type ScanOptions, scan } from './scan.js';
+import { type ScanOptions, scan } from './scan.js';
+import { FULL_SCOPE, isFull } from './scope.js';
 import type { Entry, EntryKind, PathIssue, Snapshot } from './types.js';
 
 /** What a scan worker is asked. */
@@ -113,7 +114,7 @@ const HAVE_WORKER = existsSync(fileURLToPath(WORKER));
  */
 export async function scanInThread(root: string, opts: ScanOptions & { readonly excludes: readonly string[] }): Promise<Snapshot> {
   const scope = opts.scope ?? FULL_SCOPE;
-  if (!HAVE_WORKER || scope !== FULL_SCOPE) return scan(root, opts);
+  if (!HAVE_WORKER || !isFull(scope)) return scan(root, opts);
   const job: ScanJob = { root, excludes: [...opts.excludes], specials: opts.specials ?? 'skip' };
   const reply = await runWorker(job, opts.signal);
   if (reply === null) return scan(root, opts);

@@ -3,13 +3,8 @@ import { lstat, readdir, readlink } from 'node:fs/promises';
 import { describe, errCode, isGone } from '../errors.js';
 import type { Filter } from './filter.js';
 import { TMP_RE, abs, ancestors, joinRel } from './paths.js';
+import { FULL_SCOPE, type ScanScope, isFull } from './scope.js';
 import type { Entry, EntryKind, PathIssue, Snapshot } from './types.js';
-
-/** Which part of a tree to list: whole subtrees (`deep`) and single folder listings (`shallow`). */
-export interface ScanScope {
-  readonly deep: readonly string[];
-  readonly shallow: readonly string[];
-}
 
 /** Options for one scan. */
 export interface ScanOptions {
@@ -30,8 +25,6 @@ export interface ScanOptions {
   readonly onEntry?: (e: Entry) => void;
 }
 
-/** The whole tree. */
-export const FULL_SCOPE: ScanScope = { deep: [''], shallow: [] };
 
 /** Converts an lstat result to an Entry; null for fifos, sockets and devices. */
 export function toEntry(rel: string, st: Stats, target?: string): Entry | null {
@@ -83,7 +76,7 @@ export async function scan(root: string, opts: ScanOptions = {}): Promise<Snapsh
     queue.push({ dir: d, deep: false });
   }
   // The root itself must list, or nothing below can be trusted.
-  if (scope.deep.includes('')) await readdir(root);
+  if (isFull(scope)) await readdir(root);
   else await addAncestors([...scope.deep, ...scope.shallow], snap, root);
 
   const keep = opts.onEntry ?? ((e: Entry) => snap.entries.set(e.path, e));

@@ -1,4 +1,4 @@
-import type { Diff, MoveDecision } from './plan.js';
+import type { Diff, MoveDecision } from './decisions.js';
 import { ancestors, cmp, depth, isWithin, joinRel, parentOf } from './paths.js';
 import type { Action, Entry, EntryKind, Plan, Side, Snapshot } from './types.js';
 import { VTree } from './vtree.js';
@@ -38,14 +38,14 @@ export function emit(inp: EmitInput): Plan {
 
   const place = (path: string, s: Entry): void => {
     tree.removeTree(path);
-    tree.put(path, { e: s, orig: `\0new\0${path}` });
+    tree.put(path, { e: s, orig: path, placed: true });
   };
 
   /** Makes `path` free for an entry of `kind`. */
   const clear = (path: string, kind: EntryKind): void => {
     const v = tree.get(path);
     if (!v) return;
-    const needed = tree.hasWithin(path, (x) => pending.has(x.orig));
+    const needed = tree.hasWithin(path, (x) => !x.placed && pending.has(x.orig));
     if (v.e.kind === 'dir' || needed) {
       const tmp = joinRel(parentOf(path), `.foldersync-stage-${staged++}.tmp`);
       actions.push({ type: 'move', from: path, path: tmp, kind: v.e.kind, src: v.e, stage: true });
@@ -148,9 +148,9 @@ export function emit(inp: EmitInput): Plan {
       withheldAny = true;
       continue;
     }
-    const orig = v.orig !== p && !v.orig.startsWith('\0') ? v.orig : undefined;
+    const orig = !v.placed && v.orig !== p ? v.orig : undefined;
     if (v.e.kind === 'dir') {
-      if (!pinned.has(v.orig)) dirs.push({ path: p, orig: orig ?? p });
+      if (v.placed || !pinned.has(v.orig)) dirs.push({ path: p, orig: orig ?? p });
     } else {
       files.push(orig === undefined ? { type: 'delete', path: p, kind: v.e.kind } : { type: 'delete', path: p, kind: v.e.kind, orig });
     }

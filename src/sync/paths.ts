@@ -3,6 +3,14 @@ import path from 'node:path';
 /** Temp names foldersync writes in the replica; anything matching is ours to remove. */
 export const TMP_RE = /^\.foldersync-[^/]*\.tmp$/;
 
+/**
+ * Where the planner's model of the replica sets aside a file that stands in the way of a
+ * folder rename (a reserved temp name at the root: no scanned entry can have it).
+ */
+export function asideName(n: number): string {
+  return `.foldersync-aside-${n}.tmp`;
+}
+
 /** A fresh temp name for a sibling of some replica path. */
 export function tmpName(): string {
   return `.foldersync-${process.pid.toString(36)}-${Math.random().toString(36).slice(2, 10)}.tmp`;

@@ -1,6 +1,7 @@
+import type { Diff, MoveDecision, Need } from './decisions.js';
 import { emit } from './emit.js';
 import { EXACT_RULES, type FsRules, devKey, mtimeEq } from './fs-rules.js';
-import { baseOf, cmp, depth, isWithin, parentOf, sameMtime } from './paths.js';
+import { asideName, baseOf, cmp, depth, isWithin, parentOf, sameMtime } from './paths.js';
 import {
   type Entry,
   type FileRecord,
@@ -32,29 +33,6 @@ export interface PlanInput {
   readonly inScope?: (path: string) => boolean;
   /** What the two filesystems keep (modify window, modes, inode numbers, name folding). Default: exact. */
   readonly rules?: FsRules;
-}
-
-/** A file whose content is wanted at `s.path`. */
-export interface Need {
-  readonly s: Entry;
-  readonly type: 'copy' | 'update';
-}
-
-/** A replica entry that will be renamed: `orig` is its scan path (its identity), `to` its new path. */
-export interface MoveDecision {
-  readonly orig: string;
-  readonly to: string;
-  /** Content hash of the moved file, when known: it stays valid across the rename. */
-  readonly hash?: string;
-}
-
-/** What the source wants that the (virtual) replica does not have. */
-export interface Diff {
-  readonly needs: Need[];
-  readonly mkdirs: Entry[];
-  readonly links: Entry[];
-  readonly attrs: { s: Entry; hash?: string }[];
-  readonly verified: { path: string; src: Entry; rep: Entry; hash?: string }[];
 }
 
 const MAX_ROUNDS = 6;
@@ -209,7 +187,7 @@ class Planner {
     const occupant = this.tree.get(to);
     // A file in the way may be wanted elsewhere (a folder and a file swapping names): set it
     // aside in the model, where it stays a move candidate; emit stages it on disk likewise.
-    if (occupant?.e.kind === 'file') this.tree.move(to, `\0aside${this.asides++}`);
+    if (occupant?.e.kind === 'file') this.tree.move(to, asideName(this.asides++));
     else if (occupant) this.tree.removeTree(to);
     this.tree.move(from, to);
     this.dirMoves.push({ orig, to });

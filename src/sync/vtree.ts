@@ -6,6 +6,8 @@ export interface VEntry {
   readonly e: Entry;
   /** The path the replica scan found it at: its identity across simulated moves. */
   readonly orig: string;
+  /** Put there by the plan (new content), not found by the scan: it has no identity to look up. */
+  readonly placed?: boolean;
 }
 
 /**
@@ -65,7 +67,7 @@ export class VTree {
     this.collect(path, out);
     for (const { path: p, v } of out) {
       this.byPath.delete(p);
-      if (pathOf.get(v.orig) === p) pathOf.delete(v.orig);
+      if (!v.placed && pathOf.get(v.orig) === p) pathOf.delete(v.orig);
       kids.get(parentOf(p))?.delete(p);
       kids.delete(p);
     }
@@ -112,7 +114,7 @@ export class VTree {
 }
 
 function link(index: NonNullable<VTree['index']>, path: string, v: VEntry): void {
-  index.pathOf.set(v.orig, path);
+  if (!v.placed) index.pathOf.set(v.orig, path);
   const parent = parentOf(path);
   let set = index.kids.get(parent);
   if (!set) {

@@ -117,13 +117,7 @@ class Pass {
         return this.finish('errors', 'replica not writable');
       }
     }
-    let traits: FsTraits;
-    try {
-      traits = await this.replicaTraits();
-    } catch (err) {
-      this.tally.error({ path: s.replica, err: describe(err) }, `cannot write in the replica ${s.replica}: ${describe(err)}`);
-      return this.finish('errors', 'replica not writable');
-    }
+    const traits = await this.replicaTraits();
     const fold = nameFolding(traits);
     // A replica that folds names needs every sibling of a name to place it: no partial listings.
     const scope = fold ? FULL_SCOPE : (this.req.scope ?? FULL_SCOPE);
@@ -196,7 +190,10 @@ class Pass {
 
   /** The replica's traits (probed once per device and run), logged when newly measured. */
   private async replicaTraits(): Promise<FsTraits> {
-    const { traits, fresh } = await this.known.replicaTraits(this.s.replica, this.s.dryRun);
+    const { traits, fresh, probeError } = await this.known.replicaTraits(this.s.replica, this.s.dryRun);
+    if (probeError !== undefined) {
+      this.d.log.warn({ path: this.s.replica, err: describe(probeError) }, `could not ${describe(probeError)}; guessing what it keeps from its mount type (${traits.type})`);
+    }
     if (fresh) {
       const { probeMs, ...shown } = traits;
       this.d.log.info({ path: this.s.replica, ...shown, mtimeResolutionMs: Number.isFinite(traits.mtimeResolutionMs) ? traits.mtimeResolutionMs : 'not kept', probeMs: Math.round(probeMs * 10) / 10 }, 'replica filesystem');

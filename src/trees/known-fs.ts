@@ -20,7 +20,7 @@ export class KnownFilesystems {
    * run, or a replica that does not exist yet, is not written to: its traits are guessed from
    * the mount type, and measured by the first real pass.
    */
-  async replicaTraits(root: string, dryRun: boolean): Promise<{ traits: FsTraits; fresh: boolean }> {
+  async replicaTraits(root: string, dryRun: boolean): Promise<{ traits: FsTraits; fresh: boolean; probeError?: unknown }> {
     let dev: number | undefined;
     try {
       dev = (await stat(root)).dev;
@@ -28,7 +28,17 @@ export class KnownFilesystems {
       dev = undefined;
     }
     if (dev !== undefined && this.replica?.dev === dev && (this.replica.traits.probed || dryRun)) return { traits: this.replica.traits, fresh: false };
-    const traits = dryRun || dev === undefined ? await guessTraits(root) : await probeReplica(root);
+    if (dryRun || dev === undefined) return this.remember(dev, await guessTraits(root));
+    try {
+      return this.remember(dev, await probeReplica(root));
+    } catch (err) {
+      // A replica the probe cannot write in (read-only, full, no permission) may still need
+      // nothing written this pass: guess, say why, and probe again next pass.
+      return { ...this.remember(dev, await guessTraits(root)), probeError: err };
+    }
+  }
+
+  private remember(dev: number | undefined, traits: FsTraits): { traits: FsTraits; fresh: boolean } {
     if (dev !== undefined) this.replica = { dev, traits };
     return { traits, fresh: true };
   }

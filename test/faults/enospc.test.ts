@@ -82,3 +82,38 @@ describe('a full replica disk (ENOSPC)', () => {
     expect(await recordProblems(state, src, dst)).toEqual([]);
   });
 });
+
+describe('a replica disk out of inodes', () => {
+  it('the probe cannot create its file: the pass guesses from the mount type, says so, and still deletes what is extra; the next pass probes again', async (ctx) => {
+    if (!mountable) {
+      ctx.skip('mounting a size-limited tmpfs is not allowed here (needs root or CAP_SYS_ADMIN)');
+      return;
+    }
+    const d = tempDir('fs-noinodes-');
+    const src = `${d}/src`;
+    const dst = `${d}/dst`;
+    const args = ['-s', src, '-r', dst, '--once', '--state', `${d}/state/pair.record`, '-l', `${d}/logs`];
+    mkdirSync(dst);
+    // Six inodes: the root, two mirrored files, and room for the probe's files.
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m,nr_inodes=6', 'tmpfs', dst]);
+    mounts.push(dst);
+    writeTree(src, { 'a.txt': 'a', 'b.txt': 'b' });
+    expect((await runCli(args, { home: d })).code).toBe(0);
+    // Extra files by hand until the filesystem has no inode left.
+    let n = 0;
+    try {
+      for (; n < 10; n++) writeTree(dst, { [`extra-${n}.txt`]: 'x' });
+    } catch {
+      // ENOSPC: the disk is out of inodes
+    }
+    expect(n).toBeGreaterThan(0);
+    expect(n).toBeLessThan(10);
+    const r = await runCli(args, { home: d });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^warning: could not probe the filesystem of ".*dst": no space left on device \(ENOSPC\); guessing what it keeps from its mount type \(tmpfs\)$/m);
+    expect(mirrorDiff(src, dst)).toEqual([]);
+    const again = await runCli(args, { home: d });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toBe('');
+  });
+});

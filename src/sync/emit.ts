@@ -13,8 +13,17 @@ export interface EmitInput {
   readonly dirMoves: readonly MoveDecision[];
   readonly fileMoves: readonly MoveDecision[];
   readonly deleteExcluded: boolean;
+  /** False where folders cannot be renamed: a folder in the way is deleted, not set aside. */
+  readonly folderRenames: boolean;
+  /**
+   * The replica's name folding: a replica path that folds onto a source path is that source
+   * entry's replica (the same name there), never deleted as extra.
+   */
+  readonly fold?: (path: string) => string;
   /** Source paths that could not be listed. */
   readonly protect: readonly string[];
+  /** Replica paths left as they are, with everything below them. */
+  readonly kept: readonly string[];
   readonly missing: { side: Side; path: string }[];
 }
 
@@ -46,7 +55,13 @@ export function emit(inp: EmitInput): Plan {
     const v = tree.get(path);
     if (!v) return;
     const needed = tree.hasWithin(path, (x) => !x.placed && pending.has(x.orig));
-    if (v.e.kind === 'dir' || needed) {
+    if (v.e.kind === 'dir' && !inp.folderRenames) {
+      // Renaming it aside would lose what is in it (fusefat): it goes, and anything of it
+      // wanted elsewhere is copied there again (a failed move, redone by the next pass).
+      actions.push({ type: 'delete', path, kind: 'dir', recursive: true });
+      deleteCount++;
+      tree.removeTree(path);
+    } else if (v.e.kind === 'dir' || needed) {
       const tmp = joinRel(parentOf(path), `.foldersync-stage-${staged++}.tmp`);
       actions.push({ type: 'move', from: path, path: tmp, kind: v.e.kind, src: v.e, stage: true });
       tree.move(path, tmp);
@@ -140,8 +155,9 @@ export function emit(inp: EmitInput): Plan {
   const files: Action[] = [];
   const dirs: { path: string; orig: string }[] = [];
   let withheldAny = false;
+  const folded = inp.fold ? new Set([...src.keys()].map(inp.fold)) : undefined;
   for (const p of tree.paths()) {
-    if (src.has(p)) continue;
+    if (src.has(p) || (folded && inp.fold && folded.has(inp.fold(p))) || inp.kept.some((k) => isWithin(p, k))) continue;
     const v = tree.get(p)!;
     const isStaged = STAGE_RE.test(p);
     if (!isStaged && (withheld || inp.protect.some((x) => isWithin(p, x)))) {

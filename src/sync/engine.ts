@@ -13,7 +13,7 @@ import { EXACT_RULES, type FsRules, autoWindowMs, devKey, nameFolding } from './
 import { type Refusal, emptySource, sourceVanished, tooManyDeletes } from './guards.js';
 import { renumbered } from './identity.js';
 import { Tally } from './tally.js';
-import { dropUnplaceable, findUnplaceable } from './placeable.js';
+import { caseConflicts, dropUnplaceable, findUnplaceable } from './placeable.js';
 import type { HashPool } from './hash-pool.js';
 import { abs } from './paths.js';
 import { plan } from './plan.js';
@@ -155,8 +155,9 @@ class Pass {
     // sourceVanished refused a root that could not be reached.
     this.rules = await this.rulesFor(traits, source, replica, rootBefore!.dev, inScope);
     this.leaveOutUnplaceable(source, traits);
+    const kept = this.caseConflicts(source, replica, traits);
 
-    const p = await this.planWithHashes(source, replica, inScope);
+    const p = await this.planWithHashes(source, replica, inScope, kept);
     const excess = tooManyDeletes(s.replica, s.maxDelete, p.deleteCount, replica.entries.size);
     if (excess) return this.refuse(excess);
     if (p.deletesWithheld) d.log.warn('the source could not be read completely: deletions in the replica are withheld this pass');
@@ -218,6 +219,22 @@ class Pass {
     dropUnplaceable(source.entries, unplaceable);
   }
 
+  /**
+   * Where a folding replica cannot rename folders, a folder spelt differently on the two sides
+   * is reported and left alone on both (source subtree out of the listing, replica subtree
+   * kept); returns the replica paths to keep.
+   */
+  private caseConflicts(source: Snapshot, replica: Snapshot, traits: FsTraits): string[] {
+    if (!this.rules.fold || traits.folderRenames) return [];
+    const conflicts = caseConflicts(source.entries, replica.entries, this.rules.fold);
+    for (const c of conflicts) {
+      const why = `the replica holds it as ${JSON.stringify(c.replica)}, and folders cannot be renamed safely on ${traits.type}; rename ${JSON.stringify(c.replica)} in the replica by hand`;
+      this.tally.error({ path: c.source, op: 'mirror', err: why }, `cannot mirror ${c.source}: ${why}`);
+    }
+    dropUnplaceable(source.entries, conflicts.map((c) => ({ path: c.source, reason: '', below: 0 })));
+    return conflicts.map((c) => c.replica);
+  }
+
   /** This pass's comparison rules: the modify window, name folding, and which inode numbers still mean what the record says. */
   private async rulesFor(traits: FsTraits, source: Snapshot, replica: Snapshot, srcRootDev: number, inScope?: (p: string) => boolean): Promise<FsRules> {
     const srcStep = this.known.sourceStepMs(srcRootDev, () => mtimesOf(source));
@@ -231,7 +248,16 @@ class Pass {
       );
     }
     const fold = nameFolding(traits);
-    const base: FsRules = { windowMs, exactSource: explicit === null && windowMs > 0, modes: traits.modes, srcIno: true, repIno: true, srcRootDev, ...(fold ? { fold } : {}) };
+    const base: FsRules = {
+      windowMs,
+      exactSource: explicit === null && windowMs > 0,
+      modes: traits.modes,
+      srcIno: true,
+      repIno: true,
+      srcRootDev,
+      folderRenames: traits.folderRenames,
+      ...(fold ? { fold } : {}),
+    };
     const record = this.d.store?.record;
     if (!record || record.size === 0) return base;
     const srcPerMount = !(await this.known.sourceKeepsInodes(srcRootDev, this.s.source));
@@ -259,10 +285,10 @@ class Pass {
   }
 
   /** Plans, hashes what the planner asks for, and plans again until it asks for nothing. */
-  private async planWithHashes(source: Snapshot, replica: Snapshot, inScope?: (p: string) => boolean): Promise<Plan> {
+  private async planWithHashes(source: Snapshot, replica: Snapshot, inScope: ((p: string) => boolean) | undefined, kept: readonly string[]): Promise<Plan> {
     const record = this.d.store?.record ?? new Map<string, RecordEntry>();
     const options = { checksum: this.s.checksum, deleteExcluded: this.s.deleteExcluded, algo: this.s.hash };
-    const input = { source, replica, record, hashes: this.hashes, options, rules: this.rules, ...(inScope ? { inScope } : {}) };
+    const input = { source, replica, record, hashes: this.hashes, options, rules: this.rules, kept, ...(inScope ? { inScope } : {}) };
     let p = plan(input);
     for (let round = 1; round < PLAN_ROUNDS && p.missing.length > 0; round++) {
       await this.hashAll(p.missing, source, replica);

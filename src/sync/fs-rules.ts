@@ -21,6 +21,8 @@ export interface FsRules {
   readonly repIno: boolean;
   /** The source root's device: entries on it are recorded with device 0, so a drive plugged in again under a new number is the same drive. */
   readonly srcRootDev: number;
+  /** Folders may be renamed (moves, case fixes, setting aside); where not, folder renames become file moves. */
+  readonly folderRenames?: boolean;
   /** Case-insensitive or normalising replica: the key under which two source paths land on one replica entry. */
   readonly fold?: (path: string) => string;
 }

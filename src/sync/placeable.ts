@@ -11,7 +11,8 @@ export interface Unplaceable {
 }
 
 /** What a replica's filesystem allows in names and entries. */
-export type NameTraits = Pick<FsTraits, 'type' | 'symlinks' | 'caseInsensitive' | 'normalizing' | 'windowsNames' | 'unicodeNames'>;
+export type NameTraits = Pick<FsTraits, 'type' | 'symlinks' | 'caseInsensitive' | 'normalizing' | 'windowsNames' | 'unicodeNames'> &
+  Partial<Pick<FsTraits, 'outwardLinks'>>;
 
 const WINDOWS_FORBIDDEN = /["*:<>?\\|\x00-\x1f]/;
 const MAX_NAME = 255;
@@ -19,6 +20,15 @@ const MAX_NAME = 255;
 /** Byte order of UTF-8, which is code-point order: the order "sorts first" means. */
 function byteOrder(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/** Why a symlink cannot exist on the replica, or undefined when it can. */
+function linkProblem(e: Entry, t: NameTraits): string | undefined {
+  if (!t.symlinks) return `the replica's filesystem (${t.type}) cannot hold symbolic links`;
+  if (t.outwardLinks === false && e.target !== undefined && (e.target.startsWith('/') || e.target.split('/').includes('..'))) {
+    return `the replica's filesystem (${t.type}) refuses to read back a link target that is absolute or climbs with '..' (${JSON.stringify(e.target)})`;
+  }
+  return undefined;
 }
 
 /** Why a name cannot exist on the replica, or undefined when it can. */
@@ -46,7 +56,7 @@ export function findUnplaceable(entries: ReadonlyMap<string, Entry>, t: NameTrai
   const found = new Map<string, string>();
   const winners = new Map<string, string>();
   for (const e of entries.values()) {
-    const problem = e.kind === 'symlink' && !t.symlinks ? `the replica's filesystem (${t.type}) cannot hold symbolic links` : nameProblem(baseOf(e.path), t);
+    const problem = e.kind === 'symlink' ? linkProblem(e, t) ?? nameProblem(baseOf(e.path), t) : nameProblem(baseOf(e.path), t);
     if (problem !== undefined) found.set(e.path, problem);
   }
   // Only what the replica can hold competes for a folded name: a link `README` beside a file
@@ -91,4 +101,28 @@ export function dropUnplaceable(entries: Map<string, Entry>, drop: readonly Unpl
 function hasAncestorIn(p: string, set: ReadonlySet<string>): boolean {
   for (let a = parentOf(p); a !== ''; a = parentOf(a)) if (set.has(a)) return true;
   return false;
+}
+
+/**
+ * Folders spelt differently in the source and the replica (`Photos` and `photos`) on a replica
+ * that folds names but cannot rename folders: the source folder cannot be mirrored (its
+ * copies would land in the replica's spelling every pass) and the replica one must not be
+ * deleted (it is the same name). Only the topmost such pairs. Pure.
+ */
+export function caseConflicts(source: ReadonlyMap<string, Entry>, replica: ReadonlyMap<string, Entry>, fold: (p: string) => string): { source: string; replica: string }[] {
+  const wanted = new Map<string, string>();
+  for (const e of source.values()) if (e.kind === 'dir') wanted.set(fold(e.path), e.path);
+  const found: { source: string; replica: string }[] = [];
+  for (const e of replica.values()) {
+    if (e.kind !== 'dir' || source.has(e.path)) continue;
+    const q = wanted.get(fold(e.path));
+    if (q !== undefined && q !== e.path) found.push({ source: q, replica: e.path });
+  }
+  found.sort((a, b) => byteOrder(a.replica, b.replica));
+  const tops = new Set<string>();
+  return found.filter((c) => {
+    if (hasAncestorIn(c.replica, tops)) return false;
+    tops.add(c.replica);
+    return true;
+  });
 }

@@ -33,6 +33,8 @@ export interface PlanInput {
   readonly inScope?: (path: string) => boolean;
   /** What the two filesystems keep (modify window, modes, inode numbers, name folding). Default: exact. */
   readonly rules?: FsRules;
+  /** Replica paths left exactly as they are, with everything below them (an error said why). */
+  readonly kept?: readonly string[];
 }
 
 const MAX_ROUNDS = 6;
@@ -70,7 +72,7 @@ class Planner {
     this.opts = input.options;
     this.tree = new VTree(input.replica.entries.values());
     this.rules = input.rules ?? EXACT_RULES;
-    this.protect = input.source.issues.map((i) => i.path);
+    this.protect = [...input.source.issues.map((i) => i.path), ...(input.kept ?? [])];
     const inScope = input.inScope ?? (() => true);
     // Renumbered source inodes (a remount) say nothing about identity: no rename is found by them.
     if (this.rules.srcIno) {
@@ -99,11 +101,12 @@ class Planner {
 
   run(): Plan {
     if (this.rules.fold) this.caseRenames(this.rules.fold);
-    this.dirMovesByIdentity();
+    const folderRenames = this.rules.folderRenames !== false;
+    if (folderRenames) this.dirMovesByIdentity();
     for (let round = 0; ; round++) {
       const diff = this.diff();
       const fileMoves = this.matchFiles(diff);
-      const inferred = round < MAX_ROUNDS ? this.inferDirMoves(fileMoves) : [];
+      const inferred = round < MAX_ROUNDS && folderRenames ? this.inferDirMoves(fileMoves) : [];
       let applied = 0;
       for (const m of inferred) if (this.applyDirMove(m.orig, m.to)) applied++;
       if (applied === 0) {
@@ -112,10 +115,13 @@ class Planner {
           replica: this.input.replica,
           diff,
           caseMoves: this.caseMoves,
+          folderRenames,
+          ...(this.rules.fold ? { fold: this.rules.fold } : {}),
           dirMoves: this.dirMoves,
           fileMoves,
           deleteExcluded: this.opts.deleteExcluded,
-          protect: this.protect,
+          protect: this.input.source.issues.map((i) => i.path),
+          kept: this.input.kept ?? [],
           missing: [...this.missing.values()],
         });
       }
@@ -142,6 +148,8 @@ class Planner {
       if (cur === undefined || this.src.has(cur) || this.isProtected(cur)) continue;
       const to = wanted.get(fold(cur));
       if (to === undefined || to === cur || this.tree.get(to) !== undefined) continue;
+      // Where folders cannot be renamed, the engine has left such a folder out (see caseConflicts).
+      if (this.rules.folderRenames === false && this.tree.get(cur)?.e.kind === 'dir') continue;
       this.tree.move(cur, to);
       this.caseMoves.push({ orig, to });
     }
@@ -419,6 +427,9 @@ class Planner {
   private outdated(rec: RecordEntry | undefined, s: Entry, v: VEntry, hash: string | undefined): boolean {
     if (!rec || v.orig !== s.path) return true;
     if (rec.kind !== s.kind || rec.mode !== s.mode || !this.sameSource(s, rec)) return true;
+    // A replica folder or link replaced by an identical one by hand is in sync, but the record
+    // must learn its new inode: folder renames are only trusted on the recorded one.
+    if (rec.rIno !== v.e.ino) return true;
     return outdatedContent(rec, s, v, hash);
   }
 }
@@ -431,7 +442,6 @@ function outdatedContent(rec: RecordEntry, s: Entry, v: VEntry, hash: string | u
     rec.size !== s.size ||
     !sameMtime(rec.mtimeMs, s.mtimeMs) ||
     rec.sCtimeMs !== s.ctimeMs ||
-    rec.rIno !== v.e.ino ||
     rec.rCtimeMs !== v.e.ctimeMs ||
     (hash !== undefined && rec.hash !== hash)
   );

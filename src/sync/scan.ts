@@ -199,10 +199,22 @@ class Walker {
     let target: string | undefined;
     try {
       st = lstatSync(p, { throwIfNoEntry: false });
-      if (st?.isSymbolicLink()) target = readlinkSync(p);
     } catch (err) {
       if (!isGone(err)) this.snap.issues.push(issue(rel, 'lstat', err));
       return;
+    }
+    if (st?.isSymbolicLink()) {
+      try {
+        target = readlinkSync(p);
+      } catch (err) {
+        if (isGone(err)) return;
+        // A replica link whose target cannot be read (sshfs refuses absolute ones) is still
+        // there: listed without a target, it is replaced or deleted like any other misfit.
+        if (this.specials !== 'replace') {
+          this.snap.issues.push(issue(rel, 'readlink', err));
+          return;
+        }
+      }
     }
     if (st === undefined) {
       // A name that is not valid UTF-8 comes back from readdir with U+FFFD and cannot be found

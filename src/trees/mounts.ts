@@ -56,6 +56,15 @@ export async function mountOf(absPath: string): Promise<MountInfo | undefined> {
 }
 
 /**
+ * Whether folders can be renamed safely on this mount. fusefat loses a renamed folder's
+ * contents and corrupts the FAT; trying it in a probe would damage the drive, so it is known
+ * by its type.
+ */
+export function renamesFolders(m: MountInfo | undefined): boolean {
+  return m?.type !== 'fuse.fusefat';
+}
+
+/**
  * Whether inode numbers on this mount survive an unmount and mount again. FUSE filesystems
  * (sshfs, exfat-fuse, fusefat, ntfs-3g without `use_ino`) number inodes as paths are looked up;
  * CIFS without server inode numbers (`noserverino`) makes them up too.

@@ -2,7 +2,7 @@ import { lstat, open, readlink, symlink, unlink, utimes, chmod } from 'node:fs/p
 import { performance } from 'node:perf_hooks';
 import path from 'node:path';
 import { FsOpError, errCode } from '../errors.js';
-import { type MountInfo, keepsInodes, mountOf } from './mounts.js';
+import { type MountInfo, keepsInodes, mountOf, renamesFolders } from './mounts.js';
 
 /** What a filesystem keeps, measured (or, for a dry run, guessed from its type). */
 export interface FsTraits {
@@ -14,6 +14,8 @@ export interface FsTraits {
   readonly modes: boolean;
   /** It can hold symbolic links. */
   readonly symlinks: boolean;
+  /** A link whose target is absolute or climbs with `..` reads back (sshfs refuses to show those). */
+  readonly outwardLinks: boolean;
   /** `a` and `A` name the same entry. */
   readonly caseInsensitive: boolean;
   /** NFC and NFD spellings of a name name the same entry. */
@@ -26,6 +28,8 @@ export interface FsTraits {
   readonly ctime: boolean;
   /** Inode numbers survive a remount (FUSE and CIFS without server inodes renumber). */
   readonly stableInodes: boolean;
+  /** Folders can be renamed without harm (not on fusefat, which loses their contents). */
+  readonly folderRenames: boolean;
   /** False when guessed from the mount type without writing (dry run). */
   readonly probed: boolean;
   /** How long the probe took. */
@@ -59,11 +63,12 @@ export async function probeReplica(root: string): Promise<FsTraits> {
       type: mount?.type ?? 'unknown',
       mtimeResolutionMs: time.resolutionMs,
       modes: await probeModes(file),
-      symlinks: await probeSymlinks(path.join(root, `.foldersync-probe-${id}-l.tmp`)),
+      ...(await probeSymlinks(path.join(root, `.foldersync-probe-${id}-l.tmp`))),
       caseInsensitive: await exists(path.join(root, name.toUpperCase())),
       ...(await probeNames(root, id)),
       ctime: time.realCtime,
       stableInodes: keepsInodes(mount),
+      folderRenames: renamesFolders(mount),
       probed: true,
       probeMs: performance.now() - t0,
     };
@@ -101,19 +106,24 @@ async function probeModes(file: string): Promise<boolean> {
   }
 }
 
-async function probeSymlinks(link: string): Promise<boolean> {
-  try {
-    await symlink('foldersync-probe', link);
-  } catch {
-    return false;
-  }
-  try {
-    return (await readlink(link)) === 'foldersync-probe';
-  } catch {
-    return false;
-  } finally {
-    await unlink(link).catch(() => undefined);
-  }
+/** Whether links can be made and read back: with a plain relative target, and with ones that are absolute or climb with `..`. */
+async function probeSymlinks(link: string): Promise<{ symlinks: boolean; outwardLinks: boolean }> {
+  const readsBack = async (target: string): Promise<boolean> => {
+    try {
+      await symlink(target, link);
+    } catch {
+      return false;
+    }
+    try {
+      return (await readlink(link)) === target;
+    } catch {
+      return false;
+    } finally {
+      await unlink(link).catch(() => undefined);
+    }
+  };
+  const symlinks = await readsBack('foldersync-probe');
+  return { symlinks, outwardLinks: symlinks && (await readsBack('/foldersync-probe')) && (await readsBack('../foldersync-probe')) };
 }
 
 /** Which names the filesystem takes: a `:` (Windows forbids it), an é, and whether é's NFD spelling finds the NFC one. */
@@ -164,14 +174,16 @@ function traitsOfType(m: MountInfo | undefined): Omit<FsTraits, 'probed' | 'prob
     mtimeResolutionMs: 0,
     modes: true,
     symlinks: true,
+    outwardLinks: true,
     caseInsensitive: false,
     normalizing: false,
     windowsNames: false,
     unicodeNames: true,
     ctime: true,
     stableInodes: keepsInodes(m),
+    folderRenames: renamesFolders(m),
   };
-  const dos = { ...posix, modes: false, symlinks: false, caseInsensitive: true, windowsNames: true, ctime: false };
+  const dos = { ...posix, modes: false, symlinks: false, outwardLinks: false, caseInsensitive: true, windowsNames: true, ctime: false };
   switch (type) {
     case 'vfat':
     case 'msdos':
@@ -181,7 +193,7 @@ function traitsOfType(m: MountInfo | undefined): Omit<FsTraits, 'probed' | 'prob
     case 'fuseblk':
       return { ...dos, mtimeResolutionMs: type === 'exfat' ? 10 : 1000 };
     case 'fuse.sshfs':
-      return { ...posix, mtimeResolutionMs: 1000, ctime: false };
+      return { ...posix, mtimeResolutionMs: 1000, ctime: false, outwardLinks: false };
     case 'cifs':
     case 'smb3':
       return { ...posix, caseInsensitive: true, windowsNames: true };

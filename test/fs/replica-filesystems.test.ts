@@ -231,3 +231,48 @@ describe.skipIf(!canMount)('case-insensitive replica: names that change only in 
     expect(changeCount((await pass()).report)).toBe(0);
   });
 });
+
+describe.skipIf(!canMount)('FAT32 through fusefat: folders are never renamed (fusefat loses their contents)', () => {
+  let fs: Mounted;
+  let src: string;
+  let dst: string;
+  let state: string;
+  const pass = () => syncOnce({ source: src, replica: dst, state });
+
+  beforeAll(() => {
+    fs = mountFat();
+    mounts.push(fs);
+    const d = tempDir('fs-fat-folders-');
+    src = path.join(d, 'src');
+    state = path.join(d, 'state.record');
+    dst = path.join(fs.dir, 'mirror');
+  });
+
+  it('a renamed source folder becomes file moves into a new folder; the replica keeps every file', async () => {
+    writeTree(src, { old: { 'a.txt': 'a', 'b.txt': 'b' } });
+    await pass();
+    const { renameSync } = await import('node:fs');
+    renameSync(path.join(src, 'old'), path.join(src, 'new'));
+    const { report, lines } = await pass();
+    expect(report).toMatchObject({ copy: 0, mkdir: 1, rmdir: 1, move: 2, errors: 0 });
+    expect(lines.filter((l) => l.action === 'move').map((l) => l.path).sort()).toEqual(['new/a.txt', 'new/b.txt']);
+    expect(readFileSync(path.join(dst, 'new/a.txt'), 'utf8')).toBe('a');
+    expect(mirrorDiff(src, dst, () => false, { windowMs: 2000, modes: false })).toEqual([]);
+    expect(changeCount((await pass()).report)).toBe(0);
+  });
+
+  it('a folder whose case differs from the replica one is reported for renaming by hand, and neither side is touched', async () => {
+    emptyDir(dst);
+    emptyDir(src);
+    writeTree(src, { Photos: { 'a.jpg': 'new bytes' }, 'top.txt': 'top' });
+    writeTree(dst, { photos: { 'a.jpg': 'old' } });
+    for (let i = 0; i < 2; i++) {
+      const { report, lines } = await pass();
+      expect(report.errors).toBe(1);
+      expect(lines.find((l) => l.level >= 50)?.msg).toMatch(/cannot mirror Photos: the replica holds it as "photos", and folders cannot be renamed safely on fuse\.fusefat; rename "photos" in the replica by hand/);
+      expect(readFileSync(path.join(dst, 'photos/a.jpg'), 'utf8')).toBe('old');
+      expect(readFileSync(path.join(dst, 'top.txt'), 'utf8')).toBe('top');
+      if (i === 1) expect(changeCount(report)).toBe(0);
+    }
+  });
+});

@@ -4,7 +4,7 @@
 // dropping exactly those subtrees from a listing.
 import { describe, expect, it } from 'vitest';
 import { nameFolding } from '../../src/sync/fs-rules.js';
-import { type NameTraits, dropUnplaceable, findUnplaceable } from '../../src/sync/placeable.js';
+import { type NameTraits, caseConflicts, dropUnplaceable, findUnplaceable } from '../../src/sync/placeable.js';
 import type { Entry } from '../../src/sync/types.js';
 
 const T = 1_700_000_000_000;
@@ -280,5 +280,33 @@ describe('entries with their own problem do not take part in collisions', () => 
     expect(found.map((u) => u.path)).toEqual(['Docs']);
     dropUnplaceable(entries, found);
     expect([...entries.keys()].sort()).toEqual(['docs', 'docs/a']);
+  });
+});
+
+describe('links whose targets the replica cannot read back, and folders spelt differently', () => {
+  const sshfs = { type: 'fuse.sshfs', symlinks: true, outwardLinks: false, caseInsensitive: false, normalizing: false, windowsNames: false, unicodeNames: true };
+  const link = (p: string, target: string): Entry => ({ path: p, kind: 'symlink', size: 0, mtimeMs: 0, ctimeMs: 0, mode: 0o777, ino: 1, dev: 1, target });
+  it.each([
+    ['/etc/passwd', true],
+    ['../up', true],
+    ['a/../b', true],
+    ['a/b', false],
+    ['..foo', false],
+    ['plain', false],
+  ])('target %s reported: %s', (target, reported) => {
+    const found = findUnplaceable(new Map([['l', link('l', target)]]), sshfs);
+    expect(found.length > 0).toBe(reported);
+    if (reported) expect(found[0]?.reason).toMatch(/refuses to read back a link target that is absolute or climbs with '\.\.'/);
+  });
+  it('every target is fine where outward links read back', () => {
+    expect(findUnplaceable(new Map([['l', link('l', '/etc')]]), { ...sshfs, outwardLinks: true })).toEqual([]);
+  });
+
+  it('caseConflicts: the topmost replica folders spelt differently from a source folder', () => {
+    const d = (p: string): Entry => ({ path: p, kind: 'dir', size: 0, mtimeMs: 0, ctimeMs: 0, mode: 0o755, ino: 1, dev: 1 });
+    const source = new Map([d('Photos'), d('Photos/Trip'), d('docs')].map((e) => [e.path, e]));
+    const replica = new Map([d('photos'), d('photos/trip'), d('docs'), d('other')].map((e) => [e.path, e]));
+    expect(caseConflicts(source, replica, (p) => p.toLowerCase())).toEqual([{ source: 'Photos', replica: 'photos' }]);
+    expect(caseConflicts(source, new Map([d('Photos')].map((e) => [e.path, e])), (p) => p.toLowerCase())).toEqual([]);
   });
 });

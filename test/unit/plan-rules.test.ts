@@ -162,3 +162,57 @@ describe('plan() under filesystem rules, from a table', () => {
     expect(show(p)).toEqual(['move old -> new']);
   });
 });
+
+describe('plan() where folders cannot be renamed (fusefat) and on folding replicas', () => {
+  it('a source folder renamed (inode kept, recorded) becomes file moves, mkdir and rmdir, never a folder move', () => {
+    const sd = dir('new');
+    const sf = file('new/f', 9, T, 0o644, 5151);
+    const rd = dir('old');
+    const rf = file('old/f', 9, T, 0o644, 6161);
+    const record: [string, RecordEntry][] = [
+      ['old', line({ ...sd, path: 'old' }, rd)],
+      ['old/f', line({ ...sf, path: 'old/f' }, rf)],
+    ];
+    const withRenames = show(run({ name: '', src: [sd, sf], rep: [rd, rf], record, want: [] }));
+    expect(withRenames).toContain('move old -> new');
+    const without = show(run({ name: '', src: [sd, sf], rep: [rd, rf], record, rules: { folderRenames: false }, want: [] }));
+    expect(without.filter((a) => a.startsWith('move'))).toEqual(['move old/f -> new/f']);
+    expect(without).toContain('mkdir new');
+    expect(without).toContain('rmdir old');
+  });
+
+  it('a folder standing where a file must go is deleted whole, not set aside under a temp name', () => {
+    const s = file('x', 3);
+    const rd = dir('x');
+    const rf = file('x/inner', 4);
+    const withRenames = show(run({ name: '', src: [s], rep: [rd, rf], want: [] }));
+    expect(withRenames.some((a) => a.includes('.foldersync-stage-'))).toBe(true);
+    const without = run({ name: '', src: [s], rep: [rd, rf], rules: { folderRenames: false }, want: [] });
+    expect(show(without).some((a) => a.includes('.foldersync-stage-'))).toBe(false);
+    expect(without.actions[0]).toMatchObject({ type: 'delete', path: 'x', kind: 'dir', recursive: true });
+    expect(show(without)).toContain('update x');
+  });
+
+  it('on a folding replica, a replica path that folds onto a source path is never deleted as extra', () => {
+    const sd = dir('Photos');
+    const rd = dir('photos');
+    const p = run({ name: '', src: [sd], rep: [rd], rules: { folderRenames: false, fold: lower }, want: [] });
+    expect(show(p).filter((a) => a.startsWith('rmdir') || a.startsWith('delete'))).toEqual([]);
+  });
+
+  it('kept replica paths (a case conflict the engine reported) are left alone with everything below them', () => {
+    const rd = dir('photos');
+    const rf = file('photos/a.jpg');
+    const p = plan({
+      source: snap([], '/src'),
+      replica: snap([rd, rf], '/rep'),
+      record: new Map() as FileRecord,
+      hashes: new Map(),
+      options: { checksum: false, deleteExcluded: false, algo: 'sha256' },
+      rules: { ...EXACT_RULES, folderRenames: false, fold: lower },
+      kept: ['photos'],
+    });
+    expect(p.actions).toEqual([]);
+    expect(p.deletesWithheld).toBe(false);
+  });
+});

@@ -2,16 +2,17 @@ import { mkdir, stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
-import { describe, errCode, unreachable } from '../errors.js';
+import { describe, errCode } from '../errors.js';
 import { KnownFilesystems } from '../trees/known-fs.js';
 import type { FsTraits } from '../trees/probe.js';
 import { sameVersion } from './copy.js';
 import { InFlight } from './in-flight.js';
 import { type ActionResult, execute, removeStale } from './execute.js';
 import { type Filter, makeFilter } from './filter.js';
-import { EXACT_RULES, type FsRules, autoWindowMs, devKey, nameFolding } from './fs-rules.js';
+import { EXACT_RULES, type FsRules, autoWindowMs, nameFolding } from './fs-rules.js';
 import { type Refusal, emptySource, sourceVanished, tooManyDeletes } from './guards.js';
 import { renumbered } from './identity.js';
+import { RecordLearner } from './record-learning.js';
 import { Tally } from './tally.js';
 import { caseConflicts, dropUnplaceable, findUnplaceable } from './placeable.js';
 import type { HashPool } from './hash-pool.js';
@@ -57,8 +58,6 @@ export interface PassRequest {
 const PLAN_ROUNDS = 4;
 /** Record entries from which the replica is listed in a worker thread (see scanReplica). */
 const WORKER_SCAN_MIN = 10_000;
-const CHECKPOINT_EVERY = 5_000;
-const CHECKPOINT_MS = 10_000;
 
 /** Builds the pass runner for one source/replica pair. */
 export function createEngine(settings: SyncSettings, deps: EngineDeps): { runPass(req?: PassRequest): Promise<PassReport> } {
@@ -73,8 +72,8 @@ class Pass {
   private readonly hashes: HashMap = new Map();
   /** The source version each computed hash belongs to. */
   private readonly hashedVersion = new Map<string, Entry>();
-  private saving: Promise<void> = Promise.resolve();
-  private lastSave = performance.now();
+  /** What the record learns from this pass (set once the rules are known; null without a record). */
+  private learner: RecordLearner | null = null;
   private readonly inFlight = new InFlight();
   /** How the trees compare, once the filesystems are known (set early in the pass). */
   private rules: FsRules = EXACT_RULES;
@@ -154,6 +153,7 @@ class Pass {
     const inScope = full ? undefined : scopeTest(scope);
     // sourceVanished refused a root that could not be reached.
     this.rules = await this.rulesFor(traits, source, replica, rootBefore!.dev, inScope);
+    if (d.store) this.learner = new RecordLearner(d.store, s.hash, this.rules.srcRootDev, (path, src) => this.copiedHash(path, src), d.log);
     this.leaveOutUnplaceable(source, traits);
     const kept = this.caseConflicts(source, replica, traits);
 
@@ -179,9 +179,7 @@ class Pass {
       ...(this.req.signal ? { signal: this.req.signal } : {}),
       onResult: (r) => this.onResult(r, replica),
     });
-    this.commitRecord(p, source, scope);
-    await this.saving;
-    await this.d.store?.commit();
+    await this.learner?.commit(p, source, scope);
     if (!sameRoot(await rootOf(s.source), rootBefore!)) {
       // Copies of a vanished source are skipped as "vanished", which alone would look like success.
       this.tally.error({ path: s.source }, `the source ${s.source} vanished or was replaced during the pass (renamed or unmounted?); what was not copied yet will be by the next pass`);
@@ -338,62 +336,14 @@ class Pass {
       return;
     }
     this.tally.change(a, r.bytes);
-    this.recordResult(r, replica);
+    this.learner?.learn(r, replica);
   }
 
-  /** Teaches the record what an action made true. */
-  private recordResult(r: Extract<ActionResult, { status: 'ok' }>, replica: Snapshot): void {
-    const store = this.d.store;
-    if (!store) return;
-    const a = r.action;
-    const algo = this.s.hash;
-    switch (a.type) {
-      case 'copy':
-      case 'update': {
-        const key = hashKey('src', a.path);
-        const v = this.hashedVersion.get(key);
-        const hash = v && r.src && sameVersion(v, r.src) ? this.hashes.get(key) : undefined;
-        store.set(a.path, recordOf(r.src ?? a.src, r.rep!, hash || undefined, algo, this.rules.srcRootDev));
-        break;
-      }
-      case 'move':
-        store.delete(a.from);
-        // A set-aside or a respelling proves nothing about content: the plan's own checks record those paths.
-        if (!a.stage && !a.nameOnly) store.set(a.path, recordOf(a.src, r.rep!, a.hash, algo, this.rules.srcRootDev));
-        break;
-      case 'mkdir':
-      case 'symlink':
-        store.set(a.path, recordOf(a.src, r.rep!, undefined, algo, this.rules.srcRootDev));
-        break;
-      case 'attrs': {
-        const rep = r.rep ?? replica.entries.get(a.path);
-        if (rep) store.set(a.path, recordOf(a.src, rep, a.hash ?? store.record.get(a.path)?.hash, algo, this.rules.srcRootDev));
-        break;
-      }
-      case 'delete':
-      case 'rmdir':
-        store.delete(a.path);
-        break;
-      default:
-        unreachable(a);
-    }
-    if (store.unsaved >= CHECKPOINT_EVERY || performance.now() - this.lastSave > CHECKPOINT_MS) {
-      this.lastSave = performance.now();
-      this.saving = this.saving.then(() => store.checkpoint()).catch((err: unknown) => {
-        this.d.log.warn({ path: store.file, err: describe(err) }, `could not save the record checkpoint: ${describe(err)}`);
-      });
-    }
-  }
-
-  /** Records entries found in sync, and forgets paths that are no longer in the source. */
-  private commitRecord(p: Plan, source: Snapshot, scope: ScanScope): void {
-    const store = this.d.store;
-    if (!store) return;
-    for (const v of p.verified) store.set(v.path, recordOf(v.src, v.rep, v.hash, this.s.hash, this.rules.srcRootDev));
-    const inScope = scopeTest(scope);
-    const gone: string[] = [];
-    for (const k of store.record.keys()) if (!source.entries.has(k) && inScope(k)) gone.push(k);
-    for (const k of gone) store.delete(k);
+  /** The hash computed this pass for the source version a copy used (a file that changed since was not that version). */
+  private copiedHash(path: string, src: Entry | undefined): string | undefined {
+    const key = hashKey('src', path);
+    const v = this.hashedVersion.get(key);
+    return (v && src && sameVersion(v, src) ? this.hashes.get(key) : undefined) || undefined;
   }
 
   /** Ends the pass before it changed anything, with the refusal's one line. */
@@ -415,29 +365,6 @@ class Pass {
     this.d.log.info(line, outcome === 'aborted' ? 'pass aborted' : 'pass complete');
     return report;
   }
-}
-
-/**
- * Builds the record line for an entry made true: source identity, replica identity, content.
- * Entries on the source root's device are recorded with device 0 (see FsRules.srcRootDev).
- */
-export function recordOf(src: Entry, rep: Entry, hash: string | undefined, algo: HashAlgo, srcRootDev = -1): RecordEntry {
-  const e: RecordEntry = {
-    kind: src.kind,
-    size: src.size,
-    mtimeMs: src.mtimeMs,
-    mode: src.mode,
-    rIno: rep.ino,
-    rCtimeMs: rep.ctimeMs,
-    sIno: src.ino,
-    sDev: devKey({ srcRootDev }, src.dev),
-    sCtimeMs: src.ctimeMs,
-  };
-  return {
-    ...e,
-    ...(src.target !== undefined ? { target: src.target } : {}),
-    ...(hash && src.kind === 'file' ? { hash, algo } : {}),
-  };
 }
 
 /** The identity (device and inode) of the folder a path leads to, or null when it cannot be reached. */

@@ -10,7 +10,7 @@ import { InFlight } from './in-flight.js';
 import { type ActionResult, execute, removeStale } from './execute.js';
 import { type Filter, makeFilter } from './filter.js';
 import { EXACT_RULES, type FsRules, autoWindowMs, nameFolding } from './fs-rules.js';
-import { type Refusal, emptySource, sourceVanished, tooManyDeletes } from './guards.js';
+import { type Refusal, type RootId, emptySource, sourceVanished, tooManyDeletes } from './guards.js';
 import { renumbered } from './identity.js';
 import { RecordLearner } from './record-learning.js';
 import { Tally } from './tally.js';
@@ -47,6 +47,24 @@ export interface EngineDeps {
   readonly log: Logger;
   readonly store: RecordStore | null;
   readonly pool: HashPool;
+}
+
+/** What a pass settles before listing: the replica's traits and what to list. */
+interface Prepared {
+  readonly traits: FsTraits;
+  readonly scope: ScanScope;
+}
+
+/** Both listings, and the source root's identity when they were taken. */
+interface Walked {
+  readonly source: Snapshot;
+  readonly replica: Snapshot;
+  readonly root: RootId;
+}
+
+/** A stage that ended the pass hands back its report instead of its result. */
+function isReport(x: object): x is PassReport {
+  return 'outcome' in x;
 }
 
 /** One pass's request: a hard-abort signal and, for watch nudges, which part of the tree to look at. */
@@ -106,22 +124,52 @@ class Pass {
     }
   }
 
+  /** The stages of a pass, in order; each may end the pass early with its report. */
   private async runInner(): Promise<PassReport> {
-    const { s, d } = this;
-    if (!s.dryRun) {
+    const prep = await this.prepare();
+    if (isReport(prep)) return prep;
+    const trees = await this.walk(prep.scope);
+    if (isReport(trees)) return trees;
+    const { source, replica, root } = trees;
+    const empty = isFull(prep.scope) ? emptySource(this.s.source, { source: source.entries.size, replica: replica.entries.size }, this.s.allowEmptySource) : null;
+    if (empty) return this.refuse(empty);
+    const p = await this.decide(prep, trees);
+    const excess = tooManyDeletes(this.s.replica, this.s.maxDelete, p.deleteCount, replica.entries.size);
+    if (excess) return this.refuse(excess);
+    if (p.deletesWithheld) this.d.log.warn('the source could not be read completely: deletions in the replica are withheld this pass');
+    if (this.s.dryRun) {
+      for (const a of p.actions) if (actionName(a) !== null) this.tally.change(a, a.type === 'copy' || a.type === 'update' ? a.src.size : 0);
+      return this.finish(this.tally.outcome());
+    }
+    await this.apply(p, source, replica);
+    await this.learner?.commit(p, source, prep.scope);
+    if (!sameRoot(await rootOf(this.s.source), root)) {
+      // Copies of a vanished source are skipped as "vanished", which alone would look like success.
+      this.tally.error({ path: this.s.source }, `the source ${this.s.source} vanished or was replaced during the pass (renamed or unmounted?); what was not copied yet will be by the next pass`);
+    }
+    return this.finish(this.tally.outcome());
+  }
+
+  /** Makes the replica root, learns what its filesystem keeps, and settles what the pass lists. */
+  private async prepare(): Promise<Prepared | PassReport> {
+    if (!this.s.dryRun) {
       try {
-        await mkdir(s.replica, { recursive: true });
+        await mkdir(this.s.replica, { recursive: true });
       } catch (err) {
-        this.tally.error({ path: s.replica, err: describe(err) }, `cannot create the replica ${s.replica}: ${describe(err)}`);
+        this.tally.error({ path: this.s.replica, err: describe(err) }, `cannot create the replica ${this.s.replica}: ${describe(err)}`);
         return this.finish('errors', 'replica not writable');
       }
     }
     const traits = await this.replicaTraits();
-    const fold = nameFolding(traits);
     // A replica that folds names needs every sibling of a name to place it: no partial listings.
-    const scope = fold ? FULL_SCOPE : (this.req.scope ?? FULL_SCOPE);
-    const full = isFull(scope);
-    const rootBefore = await rootOf(s.source);
+    const scope = nameFolding(traits) ? FULL_SCOPE : (this.req.scope ?? FULL_SCOPE);
+    return { traits, scope };
+  }
+
+  /** Lists both trees at once and reports what could not be read; refuses a source that vanished meanwhile. */
+  private async walk(scope: ScanScope): Promise<Walked | PassReport> {
+    const { s, d } = this;
+    const before = await rootOf(s.source);
     // Both trees are listed at once: the lstat calls of one overlap the JavaScript of the other.
     const replicaScan = this.scanReplica(scope);
     replicaScan.catch(() => undefined); // awaited below; this only marks the rejection as handled
@@ -137,54 +185,42 @@ class Pass {
     const replica = await replicaScan;
     // A source renamed away or unmounted while it was listed leaves a listing that silently
     // lacks whole folders (they vanished): trusting it would delete their replica copies.
-    const vanished = sourceVanished(s.source, rootBefore, await rootOf(s.source));
+    const vanished = sourceVanished(s.source, before, await rootOf(s.source));
     if (vanished) return this.refuse(vanished);
-    for (const i of source.issues) {
-      this.tally.error({ path: i.path, op: i.op, err: i.message }, `cannot ${i.op} ${i.path}: ${i.message}`);
-    }
+    for (const i of source.issues) this.tally.error({ path: i.path, op: i.op, err: i.message }, `cannot ${i.op} ${i.path}: ${i.message}`);
     for (const i of replica.issues) {
       this.tally.error({ path: i.path, op: i.op, err: i.message, side: 'replica' }, `cannot ${i.op} replica ${i.path}: ${i.message}`);
     }
     for (const p of source.skipped) d.log.warn({ path: p }, `skipped ${p}: not a regular file, folder or symlink`);
-
-    const empty = full ? emptySource(s.source, { source: source.entries.size, replica: replica.entries.size }, s.allowEmptySource) : null;
-    if (empty) return this.refuse(empty);
-
-    const inScope = full ? undefined : scopeTest(scope);
     // sourceVanished refused a root that could not be reached.
-    this.rules = await this.rulesFor(traits, source, replica, rootBefore!.dev, inScope);
-    if (d.store) this.learner = new RecordLearner(d.store, s.hash, this.rules.srcRootDev, (path, src) => this.copiedHash(path, src), d.log);
-    this.leaveOutUnplaceable(source, traits);
-    const kept = this.caseConflicts(source, replica, traits);
+    return { source, replica, root: before! };
+  }
 
-    const p = await this.planWithHashes(source, replica, inScope, kept);
-    const excess = tooManyDeletes(s.replica, s.maxDelete, p.deleteCount, replica.entries.size);
-    if (excess) return this.refuse(excess);
-    if (p.deletesWithheld) d.log.warn('the source could not be read completely: deletions in the replica are withheld this pass');
+  /** Settles this pass's rules, leaves out what the replica cannot hold, and plans (hashing what the plan asks for). */
+  private async decide(prep: Prepared, trees: Walked): Promise<Plan> {
+    const { source, replica, root } = trees;
+    const inScope = isFull(prep.scope) ? undefined : scopeTest(prep.scope);
+    this.rules = await this.rulesFor(prep.traits, source, replica, root.dev, inScope);
+    if (this.d.store) this.learner = new RecordLearner(this.d.store, this.s.hash, this.rules.srcRootDev, (path, src) => this.copiedHash(path, src), this.d.log);
+    this.leaveOutUnplaceable(source, prep.traits);
+    const kept = this.caseConflicts(source, replica, prep.traits);
+    return this.planWithHashes(source, replica, inScope, kept);
+  }
 
-    if (s.dryRun) {
-      for (const a of p.actions) if (actionName(a) !== null) this.tally.change(a, a.type === 'copy' || a.type === 'update' ? a.src.size : 0);
-      return this.finish(this.tally.outcome());
-    }
-
-    await removeStale(s.replica, replica.stale);
-    for (const t of replica.stale) d.log.debug({ path: t }, `removed leftover temp file ${t}`);
+  /** Removes leftover temp files, then has the executor (the only writer) apply the plan. */
+  private async apply(p: Plan, source: Snapshot, replica: Snapshot): Promise<void> {
+    await removeStale(this.s.replica, replica.stale);
+    for (const t of replica.stale) this.d.log.debug({ path: t }, `removed leftover temp file ${t}`);
     await execute(p.actions, {
-      source: s.source,
-      replica: s.replica,
+      source: this.s.source,
+      replica: this.s.replica,
       sourceDirs: dirsOf(source),
-      jobs: s.jobs,
+      jobs: this.s.jobs,
       rules: this.rules,
       inFlight: this.inFlight,
       ...(this.req.signal ? { signal: this.req.signal } : {}),
       onResult: (r) => this.onResult(r, replica),
     });
-    await this.learner?.commit(p, source, scope);
-    if (!sameRoot(await rootOf(s.source), rootBefore!)) {
-      // Copies of a vanished source are skipped as "vanished", which alone would look like success.
-      this.tally.error({ path: s.source }, `the source ${s.source} vanished or was replaced during the pass (renamed or unmounted?); what was not copied yet will be by the next pass`);
-    }
-    return this.finish(this.tally.outcome());
   }
 
   /** The replica's traits (probed once per device and run), logged when newly measured. */
@@ -368,7 +404,7 @@ class Pass {
 }
 
 /** The identity (device and inode) of the folder a path leads to, or null when it cannot be reached. */
-async function rootOf(p: string): Promise<{ readonly dev: number; readonly ino: number } | null> {
+async function rootOf(p: string): Promise<RootId | null> {
   try {
     const st = await stat(p);
     return { dev: st.dev, ino: st.ino };
@@ -377,7 +413,7 @@ async function rootOf(p: string): Promise<{ readonly dev: number; readonly ino: 
   }
 }
 
-function sameRoot(a: { dev: number; ino: number } | null, b: { dev: number; ino: number }): boolean {
+function sameRoot(a: RootId | null, b: RootId): boolean {
   return a !== null && a.dev === b.dev && a.ino === b.ino;
 }
 

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -73,6 +73,41 @@ export interface Mounted {
   close(): void;
 }
 
+/** How long a FUSE mount may live before its daemon is killed: a hung filesystem fails its tests instead of hanging CI. */
+const MOUNT_DEADLINE_S = Number(process.env.FOLDERSYNC_MOUNT_DEADLINE_S ?? 600);
+
+/** The FUSE daemon serving `dir`: the process whose last argument is the mount point. */
+function daemonOf(dir: string): number | null {
+  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      if (args[args.length - 1] === dir && args.length > 1) return Number(pid);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return null;
+}
+
+/**
+ * Arms a watchdog for the FUSE mount at `dir`: a detached process that kills its daemon after
+ * the deadline (a blocked filesystem call then fails with ENOTCONN, so even a test stuck in a
+ * synchronous call ends). Returns its disarm.
+ */
+function watchdog(dir: string): () => void {
+  const pid = daemonOf(dir);
+  if (pid === null) return () => undefined;
+  const dog = spawn('sh', ['-c', `sleep ${MOUNT_DEADLINE_S}; kill -9 ${pid}`], { detached: true, stdio: 'ignore' });
+  dog.unref();
+  return () => {
+    try {
+      process.kill(-dog.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+}
+
 /** Lazily unmounts a FUSE mount point; best effort. */
 function unmountDir(dir: string): void {
   for (const [cmd, args] of [
@@ -115,10 +150,12 @@ function loopMount(kind: string, sizeMb: number, mkfs: [string, string[]], mount
       // the lazy unmount may hold it a moment longer; the kernel frees it when released
     }
   };
+  let disarm = (): void => undefined;
   const mount = (): void => {
     const [cmd, args] = mountCmd(dev!, dir);
     run(cmd, args);
     waitMounted(dir);
+    disarm = watchdog(dir);
   };
   dev = run('losetup', ['-f', '--show', img]);
   mount();
@@ -127,6 +164,7 @@ function loopMount(kind: string, sizeMb: number, mkfs: [string, string[]], mount
     remount: () => {
       // Like a drive plugged in again: the new loop device is attached before the old one is
       // freed, so the filesystem comes back under another device number.
+      disarm();
       unmountDir(dir);
       const old = dev!;
       dev = run('losetup', ['-f', '--show', img]);
@@ -134,6 +172,7 @@ function loopMount(kind: string, sizeMb: number, mkfs: [string, string[]], mount
       mount();
     },
     close: () => {
+      disarm();
       unmountDir(dir);
       if (dev) detach(dev);
       dev = null;
@@ -267,6 +306,7 @@ export function mountSshfs(sshd: Sshd, remoteDir: string): Mounted {
   const base = ownTemp('fs-sshfs-');
   const dir = path.join(base, 'mnt');
   mkdirSync(dir);
+  let disarm = (): void => undefined;
   const mount = (): void => {
     run('sshfs', [
       '-o',
@@ -275,15 +315,18 @@ export function mountSshfs(sshd: Sshd, remoteDir: string): Mounted {
       dir,
     ]);
     waitMounted(dir);
+    disarm = watchdog(dir);
   };
   mount();
   return {
     dir,
     remount: () => {
+      disarm();
       unmountDir(dir);
       mount();
     },
     close: () => {
+      disarm();
       unmountDir(dir);
       removeOwn(base);
     },

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempLeftovers } from '../faults/fault-kit.js';
 import { recordProblems } from '../helpers/record.js';
-import { type Mounted, mountExfat, mountFat, mountSshfs, requireMounts, startSshd } from '../helpers/mounts.js';
+import { type Mounted, mountExfat, mountSshfs, requireMounts, startSshd } from '../helpers/mounts.js';
 import { changeCount, closePool, syncOnce } from '../helpers/pass.js';
 import { type KeptByReplica, cleanupTemps, mirrorDiff, readState, tempDir } from '../helpers/tree.js';
 
@@ -366,7 +366,11 @@ describe('random histories', () => {
   );
 });
 
-/** The replica on real filesystems: each run leaves out what that filesystem cannot have or show. */
+/**
+ * The replica on real filesystems: each run leaves out what that filesystem cannot have or
+ * show. Not FAT32: fusefat (the only FAT driver a test can mount here) spins at 100 % CPU on
+ * some random histories and never answers; its fixed tests in test/fs still run.
+ */
 const ON_MOUNTS: {
   name: string;
   runs: number;
@@ -384,15 +388,6 @@ const ON_MOUNTS: {
     kept: { windowMs: 1000, modes: false },
     leftOut: ['symlink', 'rep-symlink', 'rep-corrupt'],
     why: "exFAT holds no symbolic links, and its change time only repeats the mtime, so a hand edit that keeps size and mtime ('rep-corrupt') is beyond what it lets anyone see",
-  },
-  {
-    name: 'FAT32',
-    runs: Math.max(20, Math.round(RUNS_EXFAT / 3)),
-    tools: ['fusefat', 'mkfs.vfat', 'losetup', 'fusermount'],
-    mount: async () => ({ fs: mountFat(128) }),
-    kept: { windowMs: 2000, modes: false },
-    leftOut: ['symlink', 'rep-symlink', 'rep-corrupt', 'rep-chmod'],
-    why: 'as exFAT, with 2-second times; chmod fails there (ENOSYS), so nobody can change a mode by hand',
   },
   {
     name: 'sshfs',

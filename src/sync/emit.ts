@@ -16,10 +16,10 @@ export interface EmitInput {
   /** False where folders cannot be renamed: a folder in the way is deleted, not set aside. */
   readonly folderRenames: boolean;
   /**
-   * The replica's name folding: a replica path that folds onto a source path is that source
-   * entry's replica (the same name there), never deleted as extra.
+   * On a replica that folds names: true for a replica path that folds onto a source path. It
+   * is that source entry's replica (the same name there), never deleted as extra.
    */
-  readonly fold?: (path: string) => string;
+  readonly foldsOntoSource?: (path: string) => boolean;
   /** Source paths that could not be listed. */
   readonly protect: readonly string[];
   /** Replica paths left as they are, with everything below them. */
@@ -155,9 +155,8 @@ export function emit(inp: EmitInput): Plan {
   const files: Action[] = [];
   const dirs: { path: string; orig: string }[] = [];
   let withheldAny = false;
-  const folded = inp.fold ? new Set([...src.keys()].map(inp.fold)) : undefined;
   for (const p of tree.paths()) {
-    if (src.has(p) || (folded && inp.fold && folded.has(inp.fold(p))) || inp.kept.some((k) => isWithin(p, k))) continue;
+    if (src.has(p) || inp.foldsOntoSource?.(p) || inp.kept.some((k) => isWithin(p, k))) continue;
     const v = tree.get(p)!;
     const isStaged = STAGE_RE.test(p);
     if (!isStaged && (withheld || inp.protect.some((x) => isWithin(p, x)))) {

@@ -94,7 +94,11 @@ class Planner {
 
   run(): Plan {
     const r = this.renames;
-    if (this.rules.fold) r.caseRenames(this.rules.fold);
+    // Folded source paths (folded key -> source spelling), once: the case renames and emit's
+    // "never delete the replica of a source name" both read it.
+    const fold = this.rules.fold;
+    const folded = fold ? new Map([...this.src.keys()].map((p) => [fold(p), p])) : undefined;
+    if (fold && folded) r.caseRenames(fold, folded);
     const folderRenames = this.rules.folderRenames !== false;
     if (folderRenames) r.dirMovesByIdentity();
     for (let round = 0; ; round++) {
@@ -110,7 +114,7 @@ class Planner {
           diff,
           caseMoves: r.caseMoves,
           folderRenames,
-          ...(this.rules.fold ? { fold: this.rules.fold } : {}),
+          ...(fold && folded ? { foldsOntoSource: (p: string) => folded.has(fold(p)) } : {}),
           dirMoves: r.dirMoves,
           fileMoves,
           deleteExcluded: this.opts.deleteExcluded,

@@ -99,9 +99,7 @@ export class Renames {
    * compared like any other. Otherwise the copy under the new spelling would replace it and the
    * delete of the old spelling would then remove the copy.
    */
-  caseRenames(fold: (p: string) => string): void {
-    const wanted = new Map<string, string>();
-    for (const p of this.src.keys()) wanted.set(fold(p), p);
+  caseRenames(fold: (p: string) => string, wanted: ReadonlyMap<string, string>): void {
     const origs = [...this.tree.paths()].filter((p) => !this.src.has(p) && wanted.has(fold(p)));
     origs.sort((a, b) => depth(a) - depth(b) || cmp(a, b));
     for (const orig of origs) {

@@ -14,7 +14,7 @@ import { type Refusal, type RootId, emptySource, sourceVanished, tooManyDeletes 
 import { renumbered } from './identity.js';
 import { RecordLearner } from './record-learning.js';
 import { Tally } from './tally.js';
-import { caseConflicts, dropUnplaceable, findUnplaceable } from './placeable.js';
+import { caseConflicts, dropSubtrees, findUnplaceable } from './placeable.js';
 import type { HashPool } from './hash-pool.js';
 import { abs } from './paths.js';
 import { plan } from './plan.js';
@@ -231,7 +231,7 @@ class Pass {
     }
     if (fresh) {
       const { probeMs, ...shown } = traits;
-      this.d.log.info({ path: this.s.replica, ...shown, mtimeResolutionMs: Number.isFinite(traits.mtimeResolutionMs) ? traits.mtimeResolutionMs : 'not kept', probeMs: Math.round(probeMs * 10) / 10 }, 'replica filesystem');
+      this.d.log.info({ path: this.s.replica, ...shown, mtimeResolutionMs: shownStep(traits.mtimeResolutionMs), probeMs: Math.round(probeMs * 10) / 10 }, 'replica filesystem');
     }
     if ((!traits.ctime || !traits.stableInodes) && traits.probed && this.known.firstWeakWarning()) {
       const why = [!traits.ctime ? 'its change times only repeat the modification times' : '', !traits.stableInodes ? 'its inode numbers change when it is mounted again' : ''].filter(Boolean).join(' and ');
@@ -250,7 +250,7 @@ class Pass {
       const more = u.below > 0 ? ` (with the ${u.below} entries below it)` : '';
       this.tally.error({ path: u.path, op: 'mirror', err: u.reason }, `cannot mirror ${u.path}${more}: ${u.reason}`);
     }
-    dropUnplaceable(source.entries, unplaceable);
+    dropSubtrees(source.entries, unplaceable.map((u) => u.path));
   }
 
   /**
@@ -265,7 +265,7 @@ class Pass {
       const why = `the replica holds it as ${JSON.stringify(c.replica)}, and folders cannot be renamed safely on ${traits.type}; rename ${JSON.stringify(c.replica)} in the replica by hand`;
       this.tally.error({ path: c.source, op: 'mirror', err: why }, `cannot mirror ${c.source}: ${why}`);
     }
-    dropUnplaceable(source.entries, conflicts.map((c) => ({ path: c.source, reason: '', below: 0 })));
+    dropSubtrees(source.entries, conflicts.map((c) => c.source));
     return conflicts.map((c) => c.replica);
   }
 
@@ -275,9 +275,8 @@ class Pass {
     const explicit = this.s.modifyWindowMs ?? null;
     const windowMs = explicit ?? autoWindowMs(traits, srcStep);
     if (this.known.windowChanged(windowMs)) {
-      const shown = (ms: number): number | string => (Number.isFinite(ms) ? ms : 'not kept');
       this.d.log.info(
-        { modifyWindowMs: shown(windowMs), sourceStepMs: srcStep, replicaStepMs: shown(traits.mtimeResolutionMs), auto: explicit === null },
+        { modifyWindowMs: shownStep(windowMs), sourceStepMs: srcStep, replicaStepMs: shownStep(traits.mtimeResolutionMs), auto: explicit === null },
         'modify window',
       );
     }
@@ -415,6 +414,11 @@ async function rootOf(p: string): Promise<RootId | null> {
 
 function sameRoot(a: RootId | null, b: RootId): boolean {
   return a !== null && a.dev === b.dev && a.ino === b.ino;
+}
+
+/** A timestamp step for a log line: a filesystem that keeps no set mtime has an infinite one, which JSON cannot hold. */
+function shownStep(ms: number): number | string {
+  return Number.isFinite(ms) ? ms : 'not kept';
 }
 
 function* mtimesOf(s: Snapshot): Iterable<number> {

@@ -24,7 +24,7 @@ export interface ExecuteOptions {
   /** Source folders by path: their mode and mtime are restored after their content changed. */
   readonly sourceDirs: ReadonlyMap<string, Entry>;
   readonly jobs: number;
-  /** What the replica keeps: permission bits are only set where it keeps them, mtimes fixed only outside the window. */
+  /** What the replica keeps: permission bits are only set where it keeps them; the window tells a copy whether a rename restamped its mtime. */
   readonly rules: Pick<FsRules, 'windowMs' | 'modes'>;
   /** Temp files being written, for a hard stop to remove. */
   readonly inFlight: InFlight;

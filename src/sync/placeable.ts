@@ -91,10 +91,10 @@ export function findUnplaceable(entries: ReadonlyMap<string, Entry>, t: NameTrai
   return [...tops].map((p) => ({ path: p, reason: found.get(p)!, below: below.get(p)! }));
 }
 
-/** Removes unplaceable entries and everything below them from a listing. */
-export function dropUnplaceable(entries: Map<string, Entry>, drop: readonly Unplaceable[]): void {
-  if (drop.length === 0) return;
-  const tops = new Set(drop.map((d) => d.path));
+/** Removes these paths and everything below them from a listing. */
+export function dropSubtrees(entries: Map<string, Entry>, paths: readonly string[]): void {
+  if (paths.length === 0) return;
+  const tops = new Set(paths);
   for (const p of [...entries.keys()]) if (tops.has(p) || hasAncestorIn(p, tops)) entries.delete(p);
 }
 

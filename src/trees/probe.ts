@@ -1,7 +1,7 @@
 import { lstat, open, readlink, symlink, unlink, utimes, chmod } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import path from 'node:path';
-import { FsOpError, errCode } from '../errors.js';
+import { FsOpError } from '../errors.js';
 import { type MountInfo, keepsInodes, mountOf, renamesFolders } from './mounts.js';
 
 /** What a filesystem keeps, measured (or, for a dry run, guessed from its type). */
@@ -59,16 +59,16 @@ export async function probeReplica(root: string): Promise<FsTraits> {
   }
   try {
     const time = await probeTime(file);
+    // What only the mount table can tell (type, inode numbers that last, safe folder renames)
+    // comes from the same place as a dry run's guess; everything else is measured over it.
     return {
-      type: mount?.type ?? 'unknown',
+      ...traitsOfType(mount),
       mtimeResolutionMs: time.resolutionMs,
       modes: await probeModes(file),
       ...(await probeSymlinks(path.join(root, `.foldersync-probe-${id}-l.tmp`))),
       caseInsensitive: await exists(path.join(root, name.toUpperCase())),
       ...(await probeNames(root, id)),
       ctime: time.realCtime,
-      stableInodes: keepsInodes(mount),
-      folderRenames: renamesFolders(mount),
       probed: true,
       probeMs: performance.now() - t0,
     };
@@ -151,12 +151,12 @@ async function tryCreate(p: string, remove = true): Promise<boolean> {
   return true;
 }
 
+/** True when the name leads to an entry (any failure to find it counts as no). */
 async function exists(p: string): Promise<boolean> {
   try {
     await lstat(p);
     return true;
-  } catch (err) {
-    if (errCode(err) === 'ENOENT') return false;
+  } catch {
     return false;
   }
 }

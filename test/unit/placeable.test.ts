@@ -1,10 +1,10 @@
-// findUnplaceable / dropUnplaceable (src/sync/placeable.ts): which source entries a replica's
+// findUnplaceable / dropSubtrees (src/sync/placeable.ts): which source entries a replica's
 // filesystem cannot hold (symlinks, Windows-forbidden names, over-long names, non-ASCII names,
 // names that collide once the replica folds case or Unicode form), reported once per subtree, and
 // dropping exactly those subtrees from a listing.
 import { describe, expect, it } from 'vitest';
 import { nameFolding } from '../../src/sync/fs-rules.js';
-import { type NameTraits, caseConflicts, dropUnplaceable, findUnplaceable } from '../../src/sync/placeable.js';
+import { type NameTraits, caseConflicts, dropSubtrees, findUnplaceable } from '../../src/sync/placeable.js';
 import type { Entry } from '../../src/sync/types.js';
 
 const T = 1_700_000_000_000;
@@ -220,7 +220,7 @@ describe('findUnplaceable() from a table', () => {
   });
 });
 
-describe('dropUnplaceable()', () => {
+describe('dropSubtrees()', () => {
   interface DropCase {
     readonly name: string;
     readonly entries: Entry[];
@@ -254,13 +254,13 @@ describe('dropUnplaceable()', () => {
   it.each(dropCases)('$name', (c) => {
     const m = listing(c.entries);
     const drop = findUnplaceable(m, c.traits, nameFolding(c.traits));
-    dropUnplaceable(m, drop);
+    dropSubtrees(m, drop.map((u) => u.path));
     expect([...m.keys()].sort()).toEqual([...c.left].sort());
   });
 
-  it('drops exactly the given paths, whatever the reason given', () => {
+  it('drops exactly the given paths and what is below them', () => {
     const m = listing([dir('a'), file('a/b'), dir('a/c'), file('a/c/d'), file('e')]);
-    dropUnplaceable(m, [{ path: 'a/c', reason: 'test', below: 1 }]);
+    dropSubtrees(m, ['a/c']);
     expect([...m.keys()]).toEqual(['a', 'a/b', 'e']);
   });
 });
@@ -278,7 +278,7 @@ describe('entries with their own problem do not take part in collisions', () => 
     const entries = new Map([mk('Docs', 'symlink'), mk('docs', 'dir'), mk('docs/a', 'file')].map((e) => [e.path, e]));
     const found = findUnplaceable(entries, vfat, nameFolding(vfat));
     expect(found.map((u) => u.path)).toEqual(['Docs']);
-    dropUnplaceable(entries, found);
+    dropSubtrees(entries, found.map((u) => u.path));
     expect([...entries.keys()].sort()).toEqual(['docs', 'docs/a']);
   });
 });

@@ -123,6 +123,25 @@ function unmountDir(dir: string): void {
   }
 }
 
+/**
+ * A mount point that `mountOnce` mounts: mounting waits (bounded) for the mount and arms the
+ * watchdog of its FUSE daemon (a kernel mount has none); unmounting disarms it and unmounts lazily.
+ */
+function supervisedMount(dir: string, mountOnce: () => void): { mount(): void; unmount(): void } {
+  let disarm = (): void => undefined;
+  return {
+    mount: () => {
+      mountOnce();
+      waitMounted(dir);
+      disarm = watchdog(dir);
+    },
+    unmount: () => {
+      disarm();
+      unmountDir(dir);
+    },
+  };
+}
+
 /** Waits (bounded) until `dir` is a mount point. */
 function waitMounted(dir: string): void {
   const until = Date.now() + 10_000;
@@ -150,30 +169,25 @@ function loopMount(kind: string, sizeMb: number, mkfs: [string, string[]], mount
       // the lazy unmount may hold it a moment longer; the kernel frees it when released
     }
   };
-  let disarm = (): void => undefined;
-  const mount = (): void => {
+  const m = supervisedMount(dir, () => {
     const [cmd, args] = mountCmd(dev!, dir);
     run(cmd, args);
-    waitMounted(dir);
-    disarm = watchdog(dir);
-  };
+  });
   dev = run('losetup', ['-f', '--show', img]);
-  mount();
+  m.mount();
   return {
     dir,
     remount: () => {
       // Like a drive plugged in again: the new loop device is attached before the old one is
       // freed, so the filesystem comes back under another device number.
-      disarm();
-      unmountDir(dir);
+      m.unmount();
       const old = dev!;
       dev = run('losetup', ['-f', '--show', img]);
       detach(old);
-      mount();
+      m.mount();
     },
     close: () => {
-      disarm();
-      unmountDir(dir);
+      m.unmount();
       if (dev) detach(dev);
       dev = null;
       removeOwn(base);
@@ -306,28 +320,23 @@ export function mountSshfs(sshd: Sshd, remoteDir: string): Mounted {
   const base = ownTemp('fs-sshfs-');
   const dir = path.join(base, 'mnt');
   mkdirSync(dir);
-  let disarm = (): void => undefined;
-  const mount = (): void => {
+  const m = supervisedMount(dir, () =>
     run('sshfs', [
       '-o',
       `IdentityFile=${sshd.userKey},UserKnownHostsFile=${sshd.knownHosts},StrictHostKeyChecking=yes,BatchMode=yes,port=${sshd.port},ConnectTimeout=10`,
       `root@127.0.0.1:${remoteDir}`,
       dir,
-    ]);
-    waitMounted(dir);
-    disarm = watchdog(dir);
-  };
-  mount();
+    ]),
+  );
+  m.mount();
   return {
     dir,
     remount: () => {
-      disarm();
-      unmountDir(dir);
-      mount();
+      m.unmount();
+      m.mount();
     },
     close: () => {
-      disarm();
-      unmountDir(dir);
+      m.unmount();
       removeOwn(base);
     },
   };

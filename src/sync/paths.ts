@@ -65,3 +65,21 @@ export function sameMtime(a: number, b: number): boolean {
 export function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/**
+ * The order a pass walks a tree in, folder by folder (each folder's entries by name, then its
+ * subfolders in that order), which the record is stored in too: code-unit order with '/' below
+ * every other character, so a folder's descendants follow it before its next sibling.
+ */
+export function cmpWalk(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const ca = a.charCodeAt(i);
+    const cb = b.charCodeAt(i);
+    if (ca === cb) continue;
+    if (ca === 47) return -1;
+    if (cb === 47) return 1;
+    return ca - cb;
+  }
+  return a.length - b.length;
+}

@@ -5,7 +5,9 @@
 //     1000 scheduled passes of the CLI would take 1000 s. Instead this runs the daemon's own
 //     parts, imported from dist/ and wired as src/main.ts wires them (file logger, lock, record,
 //     hash pool, engine, runSchedule), with a 1 ms interval, in this process; each pass copies
-//     one changed file, so the record journal and its compaction are exercised too. It prints
+//     one changed file, so the record journal and its compaction are exercised too (the record
+//     is loaded with a compaction threshold of 200 journal lines instead of 10,000, so that a
+//     compaction comes every hundred passes or so rather than never in a run). It prints
 //     VmRSS (from /proc/self/status) after a garbage collection, V8 heap figures and the count
 //     of active handles at passes 10 … 1000 (counted from `pass complete` lines in the log).
 // (b) Watch latency: the built CLI (`bin/foldersync.js --watch -i 1h`) on a generated tree of
@@ -107,7 +109,7 @@ async function rssOverPasses() {
   const settings = { source: src, replica: dst, excludes: [], deleteExcluded: false, checksum: false, hash: 'sha256', maxDelete: null, allowEmptySource: false, jobs: 8, dryRun: false };
   const logging = createLogging({ level: 'info', logDir: logs, stdout: devNull(), stderr: process.stderr });
   const lock = await acquireLock(dst);
-  const { store } = await RecordStore.load(path.join(d, 'record'), src, dst);
+  const { store } = await RecordStore.load(path.join(d, 'record'), src, dst, { journalMin: 200 });
   const pool = new HashPool();
   const engine = createEngine(settings, { log: logging.log, store, pool });
   const stop = new AbortController();

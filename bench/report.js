@@ -47,8 +47,12 @@ export function machine(workDir) {
 const sec = (ms) => (ms == null ? '—' : `${(ms / 1000).toFixed(ms < 10_000 ? 3 : 1)} s`);
 /** @param {number | null} kib */
 const mib = (kib) => (kib == null ? '—' : `${(kib / 1024).toFixed(0)} MB`);
-/** @param {number | null} a @param {number | null} b */
-const ratio = (a, b) => (a == null || b == null || b <= 0 ? '—' : `${(a / b).toFixed(2)}×`);
+/**
+ * a / b as `0.63×`, or a dash when either is unknown.
+ * @param {number | null} a
+ * @param {number | null} b
+ */
+export const ratio = (a, b) => (a == null || b == null || b <= 0 ? '—' : `${(a / b).toFixed(2)}×`);
 
 /**
  * @typedef {object} Row

@@ -66,8 +66,9 @@ export async function run(argv: readonly string[]): Promise<number> {
       onSignal: (why) => logging.log.info({ signal: why }, why === 'second SIGINT' ? 'aborting the pass now' : `stopping (${why})`),
     });
     if (!config.dryRun) lock = await acquireLock(config.replica);
-    const { store, warning } = await RecordStore.load(config.statePath, config.source, config.replica);
+    const { store, warning, info } = await RecordStore.load(config.statePath, config.source, config.replica);
     if (warning) logging.log.warn({ path: config.statePath }, warning);
+    if (info) logging.log.info({ path: config.statePath }, info);
     const engine = createEngine(config, { log: logging.log, store, pool });
     const hard = stop.hard;
     const runOne = async (scope?: ScanScope): Promise<PassReport> => {

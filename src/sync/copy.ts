@@ -6,7 +6,7 @@ import { mtimeEq } from './fs-rules.js';
 import type { InFlight } from './in-flight.js';
 import { abs, baseOf, joinRel, parentOf, tmpName } from './paths.js';
 import { openSourceFile } from './source-file.js';
-import { toEntry } from './scan.js';
+import { toEntry } from '../trees/local.js';
 import type { Entry } from './types.js';
 
 /** How an atomic copy ended. */

@@ -4,7 +4,9 @@ import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { describe, errCode } from '../errors.js';
 import { KnownFilesystems } from '../trees/known-fs.js';
-import type { FsTraits } from '../trees/probe.js';
+import { LocalTree } from '../trees/local.js';
+import { ThreadedTree } from '../trees/threaded.js';
+import { type FsTraits, observedResolutionMs } from '../trees/probe.js';
 import { sameVersion } from './copy.js';
 import { InFlight } from './in-flight.js';
 import { type ActionResult, execute, removeStale } from './execute.js';
@@ -16,14 +18,14 @@ import { RecordLearner } from './record-learning.js';
 import { Tally } from './tally.js';
 import { caseConflicts, dropSubtrees, findUnplaceable } from './placeable.js';
 import type { HashPool } from './hash-pool.js';
-import { abs } from './paths.js';
+import { type Marched, ReplicaUnlistable, march } from './march.js';
+import { abs, cmpWalk, joinRel, parentOf } from './paths.js';
 import { plan } from './plan.js';
 import type { RecordStore } from './record.js';
 import { actionName } from './report.js';
 import { scan } from './scan.js';
 import { FULL_SCOPE, type ScanScope, isFull, scopeTest } from './scope.js';
-import { scanInThread } from './scan-thread.js';
-import type { Entry, HashAlgo, HashMap, PassOutcome, PassReport, Plan, RecordEntry, Snapshot } from './types.js';
+import type { Entry, FileRecord, HashAlgo, HashMap, PassOutcome, PassReport, Plan, RecordEntry, Snapshot } from './types.js';
 import { hashKey } from './types.js';
 
 /** The part of the configuration a pass depends on. */
@@ -55,10 +57,8 @@ interface Prepared {
   readonly scope: ScanScope;
 }
 
-/** Both listings, and the source root's identity when they were taken. */
-interface Walked {
-  readonly source: Snapshot;
-  readonly replica: Snapshot;
+/** What the walk found to do, and the source root's identity when it was taken. */
+interface Walked extends Marched {
   readonly root: RootId;
 }
 
@@ -74,8 +74,8 @@ export interface PassRequest {
 }
 
 const PLAN_ROUNDS = 4;
-/** Record entries from which the replica is listed in a worker thread (see scanReplica). */
-const WORKER_SCAN_MIN = 10_000;
+/** Record entries from which the replica is listed in a worker thread (see marchAll). */
+const THREADED_MIN = 10_000;
 
 /** Builds the pass runner for one source/replica pair. */
 export function createEngine(settings: SyncSettings, deps: EngineDeps): { runPass(req?: PassRequest): Promise<PassReport> } {
@@ -128,13 +128,13 @@ class Pass {
   private async runInner(): Promise<PassReport> {
     const prep = await this.prepare();
     if (isReport(prep)) return prep;
-    const trees = await this.walk(prep.scope);
+    const trees = await this.walk(prep);
     if (isReport(trees)) return trees;
     const { source, replica, root } = trees;
-    const empty = isFull(prep.scope) ? emptySource(this.s.source, { source: source.entries.size, replica: replica.entries.size }, this.s.allowEmptySource) : null;
+    const empty = isFull(prep.scope) ? emptySource(this.s.source, trees.count, this.s.allowEmptySource) : null;
     if (empty) return this.refuse(empty);
     const p = await this.decide(prep, trees);
-    const excess = tooManyDeletes(this.s.replica, this.s.maxDelete, p.deleteCount, replica.entries.size);
+    const excess = tooManyDeletes(this.s.replica, this.s.maxDelete, p.deleteCount, trees.count.replica);
     if (excess) return this.refuse(excess);
     if (p.deletesWithheld) this.d.log.warn('the source could not be read completely: deletions in the replica are withheld this pass');
     if (this.s.dryRun) {
@@ -166,45 +166,96 @@ class Pass {
     return { traits, scope };
   }
 
-  /** Lists both trees at once and reports what could not be read; refuses a source that vanished meanwhile. */
-  private async walk(scope: ScanScope): Promise<Walked | PassReport> {
+  /** Walks both trees (and the record) and reports what could not be read; refuses a source that vanished meanwhile. */
+  private async walk(prep: Prepared): Promise<Walked | PassReport> {
     const { s, d } = this;
     const before = await rootOf(s.source);
-    // Both trees are listed at once: the lstat calls of one overlap the JavaScript of the other.
-    const replicaScan = this.scanReplica(scope);
-    replicaScan.catch(() => undefined); // awaited below; this only marks the rejection as handled
-    let source: Snapshot;
+    let found: Marched;
     try {
-      source = await scan(s.source, { filter: this.filter, signal: this.req.signal, scope });
+      found = isFull(prep.scope) ? await this.marchAll(prep.traits, before?.dev ?? -1) : await this.walkScope(prep.scope);
     } catch (err) {
-      await replicaScan.catch(() => undefined);
       this.req.signal?.throwIfAborted();
+      if (err instanceof ReplicaUnlistable) throw err.cause;
       this.tally.error({ path: s.source, err: describe(err) }, `cannot list the source ${s.source}: ${describe(err)}`);
       return this.finish('errors', 'source not readable');
     }
-    const replica = await replicaScan;
+    const damage = d.store?.takeWarning();
+    if (damage !== undefined) d.log.warn({ path: d.store?.file }, damage);
     // A source renamed away or unmounted while it was listed leaves a listing that silently
     // lacks whole folders (they vanished): trusting it would delete their replica copies.
     const vanished = sourceVanished(s.source, before, await rootOf(s.source));
     if (vanished) return this.refuse(vanished);
+    const { source, replica } = found;
     for (const i of source.issues) this.tally.error({ path: i.path, op: i.op, err: i.message }, `cannot ${i.op} ${i.path}: ${i.message}`);
     for (const i of replica.issues) {
       this.tally.error({ path: i.path, op: i.op, err: i.message, side: 'replica' }, `cannot ${i.op} replica ${i.path}: ${i.message}`);
     }
     for (const p of source.skipped) d.log.warn({ path: p }, `skipped ${p}: not a regular file, folder or symlink`);
     // sourceVanished refused a root that could not be reached.
-    return { source, replica, root: before! };
+    return { ...found, root: before! };
+  }
+
+  /** A full pass: both trees and the record streamed together, only differences kept. */
+  private async marchAll(traits: FsTraits, srcRootDev: number): Promise<Marched> {
+    const explicit = this.s.modifyWindowMs ?? null;
+    const fold = nameFolding(traits);
+    const settle = this.s.checksum
+      ? null
+      : { windowMs: explicit ?? traits.mtimeResolutionMs, modes: traits.modes, srcRootDev, ...(fold ? { fold } : {}) };
+    const reader = this.d.store?.reader() ?? null;
+    // A big replica is listed by a worker thread on the other core while this one lists the
+    // source and merges; a small one here (a worker takes ~40 ms to start: 10k entries' worth).
+    const threaded = (this.d.store?.size ?? 0) >= THREADED_MIN ? ThreadedTree.start(this.s.replica, this.s.excludes) : null;
+    try {
+      return await march({
+        source: new LocalTree(this.s.source),
+        replica: threaded ?? new LocalTree(this.s.replica),
+        record: reader,
+        filter: this.filter.empty ? undefined : this.filter,
+        deleteExcluded: this.s.deleteExcluded,
+        settle,
+        replicaMayBeMissing: this.s.dryRun,
+        ...(this.req.signal ? { signal: this.req.signal } : {}),
+      });
+    } finally {
+      reader?.close();
+      threaded?.stop();
+    }
+  }
+
+  /** A partial (watch) pass: the scoped folders listed whole, with the record lines they speak for. */
+  private async walkScope(scope: ScanScope): Promise<Marched> {
+    const opts = { filter: this.filter, signal: this.req.signal, scope };
+    const source = await scan(this.s.source, opts);
+    let replica: Snapshot;
+    try {
+      replica = await scan(this.s.replica, { ...opts, specials: 'replace' });
+    } catch (err) {
+      this.req.signal?.throwIfAborted();
+      // Only a dry run meets a replica that does not exist yet: it is simply empty.
+      if (!(this.s.dryRun && errCode(err) === 'ENOENT')) throw new ReplicaUnlistable(err);
+      replica = { root: this.s.replica, entries: new Map(), issues: [], excluded: new Map(), stale: [], skipped: [] };
+    }
+    const record = this.d.store ? recordInScope(this.d.store, scope, source, replica) : new Map();
+    return {
+      source,
+      replica,
+      record,
+      count: { source: source.entries.size, replica: replica.entries.size },
+      settled: 0,
+      sourceStep: observedResolutionMs(mtimesOf(source)),
+    };
   }
 
   /** Settles this pass's rules, leaves out what the replica cannot hold, and plans (hashing what the plan asks for). */
   private async decide(prep: Prepared, trees: Walked): Promise<Plan> {
-    const { source, replica, root } = trees;
+    const { source, replica, record } = trees;
     const inScope = isFull(prep.scope) ? undefined : scopeTest(prep.scope);
-    this.rules = await this.rulesFor(prep.traits, source, replica, root.dev, inScope);
-    if (this.d.store) this.learner = new RecordLearner(this.d.store, this.s.hash, this.rules.srcRootDev, (path, src) => this.copiedHash(path, src), this.d.log);
+    this.rules = await this.rulesFor(prep.traits, trees, inScope);
+    if (this.d.store) this.learner = new RecordLearner(this.d.store, record, this.s.hash, this.rules.srcRootDev, (path, src) => this.copiedHash(path, src), this.d.log);
     this.leaveOutUnplaceable(source, prep.traits);
     const kept = this.caseConflicts(source, replica, prep.traits);
-    return this.planWithHashes(source, replica, inScope, kept);
+    return this.planWithHashes(trees, inScope, kept);
   }
 
   /** Removes leftover temp files, then has the executor (the only writer) apply the plan. */
@@ -270,8 +321,10 @@ class Pass {
   }
 
   /** This pass's comparison rules: the modify window, name folding, and which inode numbers still mean what the record says. */
-  private async rulesFor(traits: FsTraits, source: Snapshot, replica: Snapshot, srcRootDev: number, inScope?: (p: string) => boolean): Promise<FsRules> {
-    const srcStep = this.known.sourceStepMs(srcRootDev, () => mtimesOf(source));
+  private async rulesFor(traits: FsTraits, trees: Walked, inScope?: (p: string) => boolean): Promise<FsRules> {
+    const { source, replica, record, settled } = trees;
+    const srcRootDev = trees.root.dev;
+    const srcStep = this.known.sourceStepMs(srcRootDev, trees.sourceStep);
     const explicit = this.s.modifyWindowMs ?? null;
     const windowMs = explicit ?? autoWindowMs(traits, srcStep);
     if (this.known.windowChanged(windowMs)) {
@@ -291,35 +344,19 @@ class Pass {
       folderRenames: traits.folderRenames,
       ...(fold ? { fold } : {}),
     };
-    const record = this.d.store?.record;
-    if (!record || record.size === 0) return base;
+    if (!this.d.store || this.d.store.size === 0) return base;
     const srcPerMount = !(await this.known.sourceKeepsInodes(srcRootDev, this.s.source));
-    const srcRenumbered = renumbered('src', record, source.entries, base, srcPerMount, inScope);
-    const repRenumbered = renumbered('rep', record, replica.entries, base, !traits.stableInodes, inScope);
+    const srcRenumbered = renumbered('src', record, source.entries, base, srcPerMount, inScope, settled);
+    const repRenumbered = renumbered('rep', record, replica.entries, base, !traits.stableInodes, inScope, settled);
     for (const [side, root, yes] of [['source', this.s.source, srcRenumbered], ['replica', this.s.replica, repRenumbered]] as const) {
       if (yes) this.d.log.info({ path: root }, `the ${side}'s inode numbers changed since the last pass (mounted again?); files are compared by size and time this pass, not re-read`);
     }
     return { ...base, srcIno: !srcRenumbered, repIno: !repRenumbered };
   }
 
-  private async scanReplica(scope: ScanScope): Promise<Snapshot> {
-    try {
-      // A big replica is listed in a worker thread, on the other core while this one lists the
-      // source; a small one here (a worker takes ~40 ms to start, longer than listing 10k entries).
-      const opts = { filter: this.filter, signal: this.req.signal, scope, specials: 'replace' as const };
-      const big = (this.d.store?.record.size ?? 0) >= WORKER_SCAN_MIN;
-      return await (big ? scanInThread(this.s.replica, { ...opts, excludes: this.s.excludes }) : scan(this.s.replica, opts));
-    } catch (err) {
-      this.req.signal?.throwIfAborted();
-      // Only a dry run meets a replica that does not exist yet: it is simply empty.
-      if (this.s.dryRun && errCode(err) === 'ENOENT') return { root: this.s.replica, entries: new Map(), issues: [], excluded: new Map(), stale: [], skipped: [] };
-      throw err;
-    }
-  }
-
   /** Plans, hashes what the planner asks for, and plans again until it asks for nothing. */
-  private async planWithHashes(source: Snapshot, replica: Snapshot, inScope: ((p: string) => boolean) | undefined, kept: readonly string[]): Promise<Plan> {
-    const record = this.d.store?.record ?? new Map<string, RecordEntry>();
+  private async planWithHashes(trees: Walked, inScope: ((p: string) => boolean) | undefined, kept: readonly string[]): Promise<Plan> {
+    const { source, replica, record } = trees;
     const options = { checksum: this.s.checksum, deleteExcluded: this.s.deleteExcluded, algo: this.s.hash };
     const input = { source, replica, record, hashes: this.hashes, options, rules: this.rules, kept, ...(inScope ? { inScope } : {}) };
     let p = plan(input);
@@ -423,6 +460,30 @@ function shownStep(ms: number): number | string {
 
 function* mtimesOf(s: Snapshot): Iterable<number> {
   for (const e of s.entries.values()) if (e.kind !== 'symlink') yield e.mtimeMs;
+}
+
+/**
+ * The record lines a partial pass speaks for: those of the listed paths (the scoped folders and
+ * the folders above them) and everything the scope covers, read from the record's folders in
+ * order without holding the rest.
+ */
+function recordInScope(store: RecordStore, scope: ScanScope, source: Snapshot, replica: Snapshot): FileRecord {
+  const inScope = scopeTest(scope);
+  const out: FileRecord = new Map();
+  const listed = (p: string): boolean => source.entries.has(p) || replica.entries.has(p);
+  const folders = new Set<string>(scope.shallow);
+  for (const p of [...source.entries.keys(), ...replica.entries.keys()]) folders.add(parentOf(p));
+  const reader = store.reader();
+  try {
+    const keep = (p: string, e: RecordEntry): void => {
+      if (inScope(p) || listed(p)) out.set(p, e);
+    };
+    for (const dir of [...folders].sort(cmpWalk)) for (const [name, e] of reader.folder(dir, keep)) keep(joinRel(dir, name), e);
+    reader.finish(keep);
+  } finally {
+    reader.close();
+  }
+  return out;
 }
 
 function dirsOf(s: Snapshot): Map<string, Entry> {

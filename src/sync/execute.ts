@@ -7,7 +7,7 @@ import type { FsRules } from './fs-rules.js';
 import type { InFlight } from './in-flight.js';
 import { baseOf, depth, joinRel, parentOf, sameMtime } from './paths.js';
 import { SafeDirs } from './safe-dirs.js';
-import { toEntry } from './scan.js';
+import { toEntry } from '../trees/local.js';
 import type { Action, Entry } from './types.js';
 import { WritableDirs } from './writable-dirs.js';
 

@@ -23,6 +23,8 @@ export function renumbered(
   rules: Pick<FsRules, 'windowMs'>,
   perMount: boolean,
   inScope: (p: string) => boolean = () => true,
+  /** Entries left out of `record` and `entries` because they matched it exactly (their numbers explained). */
+  settled = 0,
 ): boolean {
   if (!perMount) return false;
   const inoOf = (r: RecordEntry): number => (side === 'src' ? r.sIno : r.rIno);
@@ -39,7 +41,7 @@ export function renumbered(
     }
     return (byIno.get(e.ino) ?? []).some((r) => r.kind === e.kind && r.size === e.size && sameTime(e.mtimeMs, r.mtimeMs));
   };
-  let same = 0;
+  let same = settled;
   let unexplained = 0;
   for (const [p, rec] of record) {
     const e = entries.get(p);

@@ -5,7 +5,7 @@ import type { ActionResult } from './execute.js';
 import { devKey } from './fs-rules.js';
 import type { RecordStore } from './record.js';
 import { type ScanScope, scopeTest } from './scope.js';
-import type { Entry, HashAlgo, Plan, RecordEntry, Snapshot } from './types.js';
+import type { Entry, FileRecord, HashAlgo, Plan, RecordEntry, Snapshot } from './types.js';
 
 /** Changes or seconds after which what the record learnt is made durable mid-pass. */
 const CHECKPOINT_EVERY = 5_000;
@@ -25,6 +25,8 @@ export class RecordLearner {
 
   constructor(
     private readonly store: RecordStore,
+    /** The record lines this pass read for the paths it plans for (settled paths are not among them and never change). */
+    private readonly known: FileRecord,
     private readonly algo: HashAlgo,
     /** The source root's device (entries on it are recorded with device 0). */
     private readonly srcRootDev: number,
@@ -54,7 +56,7 @@ export class RecordLearner {
         break;
       case 'attrs': {
         const rep = r.rep ?? replica.entries.get(a.path);
-        if (rep) store.set(a.path, line(a.src, rep, a.hash ?? store.record.get(a.path)?.hash));
+        if (rep) store.set(a.path, line(a.src, rep, a.hash ?? this.known.get(a.path)?.hash));
         break;
       }
       case 'delete':
@@ -78,7 +80,7 @@ export class RecordLearner {
     for (const v of p.verified) store.set(v.path, recordOf(v.src, v.rep, v.hash, this.algo, this.srcRootDev));
     const inScope = scopeTest(scope);
     const gone: string[] = [];
-    for (const k of store.record.keys()) if (!source.entries.has(k) && inScope(k)) gone.push(k);
+    for (const k of this.known.keys()) if (!source.entries.has(k) && inScope(k)) gone.push(k);
     for (const k of gone) store.delete(k);
     await this.saving;
     await store.commit();

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { keepsInodes, mountOf } from './mounts.js';
-import { type FsTraits, guessTraits, observedResolutionMs, probeReplica } from './probe.js';
+import { type FsTraits, guessTraits, probeReplica } from './probe.js';
 
 /**
  * What one run has learnt about its filesystems. The replica is probed once per filesystem
@@ -43,11 +43,10 @@ export class KnownFilesystems {
     return { traits, fresh: true };
   }
 
-  /** The source's timestamp step on this device, as far as its listings have shown it (0 until they tell). */
-  sourceStepMs(dev: number, mtimes: () => Iterable<number>): number {
+  /** The source's timestamp step on this device, as far as its listings have shown it (`seen`: this one's, see observedResolutionMs; 0 until they tell). */
+  sourceStepMs(dev: number, seen: number | undefined): number {
     const known = this.sourceSteps.get(dev);
     if (known === 0) return 0;
-    const seen = observedResolutionMs(mtimes());
     if (seen === undefined) return known ?? 0;
     const step = known === undefined ? seen : Math.min(known, seen);
     this.sourceSteps.set(dev, step);

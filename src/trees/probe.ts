@@ -213,13 +213,32 @@ const MIN_DISTINCT = 8;
  * same second all look like a 2-second filesystem).
  */
 export function observedResolutionMs(mtimesMs: Iterable<number>): number | undefined {
-  let res = 2000;
-  const distinct = new Set<number>();
-  for (const t of mtimesMs) {
-    if (!Number.isInteger(t)) return 0;
-    while (res > 1 && t % res !== 0) res = res === 2000 ? 1000 : res / 10;
-    if (distinct.size < MIN_DISTINCT) distinct.add(t);
-    if (res === 1 && distinct.size >= MIN_DISTINCT) break;
+  const g = new StepGauge();
+  for (const t of mtimesMs) if (!g.add(t)) break;
+  return g.step;
+}
+
+/** observedResolutionMs, fed one mtime at a time as a streamed listing goes by. */
+export class StepGauge {
+  private res = 2000;
+  private fine = false;
+  private readonly distinct = new Set<number>();
+
+  /** Takes one mtime; false once more cannot change the answer. */
+  add(t: number): boolean {
+    if (this.fine) return false;
+    if (!Number.isInteger(t)) {
+      this.fine = true;
+      return false;
+    }
+    while (this.res > 1 && t % this.res !== 0) this.res = this.res === 2000 ? 1000 : this.res / 10;
+    if (this.distinct.size < MIN_DISTINCT) this.distinct.add(t);
+    return !(this.res === 1 && this.distinct.size >= MIN_DISTINCT);
   }
-  return distinct.size >= MIN_DISTINCT ? res : undefined;
+
+  /** The step seen so far (see observedResolutionMs). */
+  get step(): number | undefined {
+    if (this.fine) return 0;
+    return this.distinct.size >= MIN_DISTINCT ? this.res : undefined;
+  }
 }

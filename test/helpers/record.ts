@@ -11,14 +11,16 @@ import { RecordStore } from '../../src/sync/record.js';
  */
 export async function recordProblems(statePath: string, source: string, replica: string, windowMs = 0): Promise<string[]> {
   const { store, warning } = await RecordStore.load(statePath, source, replica);
-  const problems: string[] = warning ? [`warning: ${warning}`] : [];
+  const record = store.readAll();
+  const read = store.takeWarning();
+  const problems: string[] = [warning, read].filter((w) => w !== undefined).map((w) => `warning: ${w}`);
   const seen = new Set<string>();
   const walk = (rel: string): void => {
     for (const name of readdirSync(path.join(replica, rel))) {
       const r = rel ? `${rel}/${name}` : name;
       const st = lstatSync(path.join(replica, r));
       seen.add(r);
-      const rec = store.record.get(r);
+      const rec = record.get(r);
       const kind = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
       if (!rec) problems.push(`no record line for replica ${kind} ${r}`);
       else {
@@ -32,6 +34,6 @@ export async function recordProblems(statePath: string, source: string, replica:
     }
   };
   walk('');
-  for (const p of store.record.keys()) if (!seen.has(p)) problems.push(`record line for ${p}, which the replica does not have`);
+  for (const p of record.keys()) if (!seen.has(p)) problems.push(`record line for ${p}, which the replica does not have`);
   return problems;
 }

@@ -150,7 +150,7 @@ describe('--hash md5', () => {
     const learn = await t.pass(true);
     expect(learn.report.hashed).toBe(2 * t.files);
     const { store } = await RecordStore.load(t.state, t.src, t.dst);
-    const rec = store.record.get('f4.txt');
+    const rec = store.readAll().get('f4.txt');
     expect(rec).toMatchObject({ algo: 'md5', hash: digest('md5', `${t.src}/f4.txt`) });
     expect((await t.pass(true)).report.hashed).toBe(0);
 
@@ -164,6 +164,6 @@ describe('--hash md5', () => {
     expect(changeCount(sha.report)).toBe(0);
     expect(sha.report.hashed).toBeGreaterThan(0);
     const reloaded = await RecordStore.load(t.state, t.src, t.dst);
-    expect(reloaded.store.record.get('f4.txt')).toMatchObject({ algo: 'sha256', hash: digest('sha256', `${t.src}/f4.txt`) });
+    expect(reloaded.store.readAll().get('f4.txt')).toMatchObject({ algo: 'sha256', hash: digest('sha256', `${t.src}/f4.txt`) });
   });
 });

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KnownFilesystems } from '../../src/trees/known-fs.js';
+import { observedResolutionMs } from '../../src/trees/probe.js';
 import { cleanupTemps, tempDir } from '../helpers/tree.js';
 
 /*
@@ -51,12 +52,12 @@ describe('KnownFilesystems', () => {
   it("the source's step is read off its listings, needs eight distinct mtimes, and only gets finer", () => {
     const known = new KnownFilesystems();
     const seconds = (n: number, step: number): number[] => Array.from({ length: n }, (_, i) => 1_600_000_000_000 + i * step);
-    expect(known.sourceStepMs(7, () => seconds(3, 2000))).toBe(0); // too few to tell
-    expect(known.sourceStepMs(7, () => seconds(8, 2000))).toBe(2000);
-    expect(known.sourceStepMs(7, () => seconds(8, 1000))).toBe(1000);
-    expect(known.sourceStepMs(7, () => seconds(8, 2000))).toBe(1000); // never coarser again
-    expect(known.sourceStepMs(7, () => [1_600_000_000_000.5])).toBe(0);
-    expect(known.sourceStepMs(7, () => seconds(8, 2000))).toBe(0);
-    expect(known.sourceStepMs(8, () => seconds(8, 2000))).toBe(2000); // another device
+    expect(known.sourceStepMs(7, observedResolutionMs(seconds(3, 2000)))).toBe(0); // too few to tell
+    expect(known.sourceStepMs(7, observedResolutionMs(seconds(8, 2000)))).toBe(2000);
+    expect(known.sourceStepMs(7, observedResolutionMs(seconds(8, 1000)))).toBe(1000);
+    expect(known.sourceStepMs(7, observedResolutionMs(seconds(8, 2000)))).toBe(1000); // never coarser again
+    expect(known.sourceStepMs(7, observedResolutionMs([1_600_000_000_000.5]))).toBe(0);
+    expect(known.sourceStepMs(7, observedResolutionMs(seconds(8, 2000)))).toBe(0);
+    expect(known.sourceStepMs(8, observedResolutionMs(seconds(8, 2000)))).toBe(2000); // another device
   });
 });

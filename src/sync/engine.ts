@@ -18,7 +18,7 @@ import { RecordLearner } from './record-learning.js';
 import { Tally } from './tally.js';
 import { caseConflicts, dropSubtrees, findUnplaceable } from './placeable.js';
 import type { HashPool } from './hash-pool.js';
-import { type Marched, ReplicaUnlistable, march } from './march.js';
+import { type Marched, ReplicaUnlistable, type SettleRules, march } from './march.js';
 import { abs, cmpWalk, joinRel, parentOf } from './paths.js';
 import { plan } from './plan.js';
 import type { RecordStore } from './record.js';
@@ -199,9 +199,13 @@ class Pass {
   private async marchAll(traits: FsTraits, srcRootDev: number): Promise<Marched> {
     const explicit = this.s.modifyWindowMs ?? null;
     const fold = nameFolding(traits);
-    const settle = this.s.checksum
-      ? null
-      : { windowMs: explicit ?? traits.mtimeResolutionMs, modes: traits.modes, srcRootDev, ...(fold ? { fold } : {}) };
+    const settle: SettleRules = {
+      windowMs: explicit ?? traits.mtimeResolutionMs,
+      modes: traits.modes,
+      srcRootDev,
+      ...(fold ? { fold } : {}),
+      ...(this.s.checksum ? { hashed: this.s.hash } : {}),
+    };
     const reader = this.d.store?.reader() ?? null;
     // A big replica is listed by a worker thread on the other core while this one lists the
     // source and merges; a small one here (a worker takes ~40 ms to start: 10k entries' worth).

@@ -5,14 +5,17 @@ import type { Filter } from './filter.js';
 import { type FsRules, devKey, mtimeEq } from './fs-rules.js';
 import { joinRel, sameMtime } from './paths.js';
 import type { RecordReader } from './record.js';
-import type { Entry, FileRecord, RecordEntry, Snapshot } from './types.js';
+import type { Entry, FileRecord, HashAlgo, RecordEntry, Snapshot } from './types.js';
 
 /**
  * What is known before the walk that lets it drop an entry at once: the replica's traits and
  * a lower bound of the modify window (the replica's own step; the final window, settled once
  * the source's step is read off the walk, is never smaller, so what matches here matches then).
  */
-export interface SettleRules extends Pick<FsRules, 'windowMs' | 'modes' | 'srcRootDev' | 'fold'> {}
+export interface SettleRules extends Pick<FsRules, 'windowMs' | 'modes' | 'srcRootDev' | 'fold'> {
+  /** --checksum: a file settles only when the record holds its hash in this algorithm (the planner compares recorded hashes). */
+  readonly hashed?: HashAlgo;
+}
 
 /** What the walk reads and how it may drop entries. */
 export interface MarchInput {
@@ -23,7 +26,7 @@ export interface MarchInput {
   readonly filter: Filter | undefined;
   /** Excluded replica entries will be deleted: their folders are part of the plan. */
   readonly deleteExcluded: boolean;
-  /** null: nothing is dropped during the walk (--checksum reads every pair). */
+  /** null: nothing is dropped during the walk. */
   readonly settle: SettleRules | null;
   /** A dry run may meet a replica that does not exist yet: then it is empty. */
   readonly replicaMayBeMissing: boolean;
@@ -176,6 +179,7 @@ class Marcher {
           c.size === s.size &&
           c.sCtimeMs === s.ctimeMs &&
           c.rCtimeMs === r.ctimeMs &&
+          (rules.hashed === undefined || (c.hash !== undefined && c.algo === rules.hashed)) &&
           sameMtime(c.mtimeMs, s.mtimeMs) &&
           mtimeEq(rules, s.mtimeMs, r.mtimeMs)
         );

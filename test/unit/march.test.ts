@@ -83,11 +83,15 @@ describe('march: both trees and the record, folder by folder', () => {
     expect([...m.replica.entries.keys()]).toEqual([]);
   });
 
-  it('keeps everything when asked to settle nothing (--checksum), and sets excluded replica entries apart', async () => {
+  it('keeps everything when asked to settle nothing, files without a recorded hash under --checksum, and sets excluded replica entries apart', async () => {
     const p = await mirrored();
     const all = await marchOver(p, { settle: null });
     expect(all.source.entries.size).toBe(19);
     expect(all.record.size).toBe(19);
+    const sums = await marchOver(p, { settle: { windowMs: 0, modes: true, srcRootDev: statSync(p.src).dev, hashed: 'sha256' } });
+    // No hash was recorded (nothing was read): every file goes to the planner, with its folders.
+    expect([...sums.source.entries.values()].filter((e) => e.kind === 'file').length).toBe(9);
+    expect(sums.source.entries.has('link')).toBe(false);
     const ex = await marchOver(p, { filter: makeFilter(['a.d']) });
     expect([...ex.replica.excluded.keys()]).toEqual(['a.d']);
     expect(ex.count).toEqual({ source: 17, replica: 17 });

@@ -7,13 +7,9 @@ import type { InFlight } from './in-flight.js';
 import { abs, baseOf, joinRel, parentOf, tmpName } from './paths.js';
 import { openSourceFile } from './source-file.js';
 import { toEntry } from '../trees/local.js';
+import type { CopyOutcome } from '../trees/tree.js';
 import type { Entry } from './types.js';
 
-/** How an atomic copy ended. */
-export type CopyOutcome =
-  | { readonly kind: 'done'; readonly src: Entry; readonly rep: Entry }
-  | { readonly kind: 'vanished' }
-  | { readonly kind: 'changing' };
 
 const RETRIES = 3;
 

@@ -1,15 +1,16 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { describe, errCode } from '../errors.js';
 import { KnownFilesystems } from '../trees/known-fs.js';
 import { LocalTree } from '../trees/local.js';
+import { LocalReplica } from '../trees/local-replica.js';
 import { ThreadedTree } from '../trees/threaded.js';
 import { type FsTraits, observedResolutionMs } from '../trees/probe.js';
 import { sameVersion } from './copy.js';
 import { InFlight } from './in-flight.js';
-import { type ActionResult, execute, removeStale } from './execute.js';
+import { type ActionResult, execute } from './execute.js';
 import { type Filter, makeFilter } from './filter.js';
 import { EXACT_RULES, type FsRules, autoWindowMs, nameFolding } from './fs-rules.js';
 import { type Refusal, type RootId, emptySource, sourceVanished, tooManyDeletes } from './guards.js';
@@ -93,6 +94,8 @@ class Pass {
   /** What the record learns from this pass (set once the rules are known; null without a record). */
   private learner: RecordLearner | null = null;
   private readonly inFlight = new InFlight();
+  /** Where every change goes: the replica's writing side. */
+  private readonly writer: LocalReplica;
   /** How the trees compare, once the filesystems are known (set early in the pass). */
   private rules: FsRules = EXACT_RULES;
 
@@ -104,6 +107,16 @@ class Pass {
     private readonly known: KnownFilesystems,
   ) {
     this.tally = new Tally(d.log, s.dryRun);
+    const pass = this;
+    this.writer = new LocalReplica(s.replica, {
+      source: s.source,
+      // Settled once both trees are listed, before anything is written.
+      get rules(): FsRules {
+        return pass.rules;
+      },
+      inFlight: this.inFlight,
+      ...(req.signal ? { signal: req.signal } : {}),
+    });
   }
 
   async run(): Promise<PassReport> {
@@ -154,7 +167,7 @@ class Pass {
   private async prepare(): Promise<Prepared | PassReport> {
     if (!this.s.dryRun) {
       try {
-        await mkdir(this.s.replica, { recursive: true });
+        await this.writer.ensureRoot();
       } catch (err) {
         this.tally.error({ path: this.s.replica, err: describe(err) }, `cannot create the replica ${this.s.replica}: ${describe(err)}`);
         return this.finish('errors', 'replica not writable');
@@ -264,15 +277,13 @@ class Pass {
 
   /** Removes leftover temp files, then has the executor (the only writer) apply the plan. */
   private async apply(p: Plan, source: Snapshot, replica: Snapshot): Promise<void> {
-    await removeStale(this.s.replica, replica.stale);
+    const writer = this.writer;
+    await writer.removeStale(replica.stale);
     for (const t of replica.stale) this.d.log.debug({ path: t }, `removed leftover temp file ${t}`);
     await execute(p.actions, {
-      source: this.s.source,
-      replica: this.s.replica,
+      writer,
       sourceDirs: dirsOf(source),
       jobs: this.s.jobs,
-      rules: this.rules,
-      inFlight: this.inFlight,
       ...(this.req.signal ? { signal: this.req.signal } : {}),
       onResult: (r) => this.onResult(r, replica),
     });

@@ -36,3 +36,42 @@ export interface TreeReader {
   /** lstats one path; null when it is gone or is not a file, folder or symlink. */
   stat(rel: string): Promise<Entry | null>;
 }
+
+/** How putting one source file into the replica ended. */
+export type CopyOutcome =
+  | { readonly kind: 'done'; readonly src: Entry; readonly rep: Entry }
+  | { readonly kind: 'vanished' }
+  | { readonly kind: 'changing' };
+
+/**
+ * The writing side of a replica: every change a pass makes goes through one of these, and none
+ * of them ever writes through a symlink in the replica. Paths are relative to the replica root.
+ */
+export interface ReplicaWriter {
+  /** Creates the replica root if it is missing. */
+  ensureRoot(): Promise<void>;
+  /** Creates a folder (one already there is fine); its entry. */
+  mkdir(rel: string): Promise<Entry>;
+  /** Puts the source file at `rel` in place atomically: a temp file, renamed only when the source held still. */
+  copyIn(rel: string): Promise<CopyOutcome>;
+  /** Creates or retargets a symlink atomically; its entry. */
+  symlink(rel: string, target: string): Promise<Entry>;
+  /** Renames an entry (a file or a whole folder). */
+  rename(from: string, to: string): Promise<void>;
+  /** The entry at `rel` now. */
+  stat(rel: string): Promise<Entry>;
+  /** Gives a file the source's mode (where kept) and mtime; its entry. */
+  fixFile(rel: string, src: Entry): Promise<Entry>;
+  /** Gives a folder the source folder's mode (where kept) and mtime. */
+  fixFolder(rel: string, src: Entry): Promise<void>;
+  /** Deletes a file or link (`recursive`: a folder with everything in it); one already gone is fine. */
+  remove(rel: string, recursive: boolean): Promise<void>;
+  /** Removes an empty folder; one already gone is fine. */
+  rmdir(rel: string): Promise<void>;
+  /** Lets the pass write in a read-only folder; true when its mode must be restored at the end. */
+  openForWriting(rel: string): Promise<boolean>;
+  /** Forgets what it knew of a folder and everything below it (renamed or removed). */
+  forget(rel: string): void;
+  /** Removes leftover temp files of an interrupted pass. */
+  removeStale(paths: readonly string[]): Promise<void>;
+}

@@ -1,6 +1,7 @@
 import { lstatSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { RecordStore } from '../../src/sync/record.js';
+import type { RecordEntry } from '../../src/sync/types.js';
 
 /**
  * Lists every way the record on disk disagrees with the replica: a replica entry without a
@@ -36,4 +37,22 @@ export async function recordProblems(statePath: string, source: string, replica:
   walk('');
   for (const p of record.keys()) if (!seen.has(p)) problems.push(`record line for ${p}, which the replica does not have`);
   return problems;
+}
+
+/** A record entry with every field set, distinct per `i`, with fractional times. */
+export function sampleEntry(i: number, extra: Partial<RecordEntry> = {}): RecordEntry {
+  return {
+    kind: 'file',
+    size: i * 7,
+    mtimeMs: 1_700_000_000_000 + i + 0.123456,
+    mode: 0o644,
+    rIno: 10_000 + i,
+    rCtimeMs: 1_700_000_000_500.9875 + i,
+    sIno: 20_000 + i,
+    sDev: 2049,
+    sCtimeMs: 1_700_000_000_900.5 + i,
+    hash: (i % 256).toString(16).padStart(2, '0').repeat(32),
+    algo: 'sha256',
+    ...extra,
+  };
 }

@@ -6,29 +6,14 @@ import { cmpWalk, parentOf } from '../../src/sync/paths.js';
 import { type RecordReader, RecordStore, type RecordTuning } from '../../src/sync/record.js';
 import type { RecordEntry } from '../../src/sync/types.js';
 import { cleanupTemps, tempDir } from '../helpers/tree.js';
+import { sampleEntry } from '../helpers/record.js';
 
 afterEach(cleanupTemps);
 
 const SRC = '/tmp/source-of-test';
 const REP = '/tmp/replica-of-test';
 
-/** A record entry with every field set, distinct per `i`, with fractional times. */
-function entry(i: number, extra: Partial<RecordEntry> = {}): RecordEntry {
-  return {
-    kind: 'file',
-    size: i * 7,
-    mtimeMs: 1_700_000_000_000 + i + 0.123456,
-    mode: 0o644,
-    rIno: 10_000 + i,
-    rCtimeMs: 1_700_000_000_500.9875 + i,
-    sIno: 20_000 + i,
-    sDev: 2049,
-    sCtimeMs: 1_700_000_000_900.5 + i,
-    hash: (i % 256).toString(16).padStart(2, '0').repeat(32),
-    algo: 'sha256',
-    ...extra,
-  };
-}
+const entry = sampleEntry;
 
 /** The base order: folders by cmpWalk, then names by code unit. */
 function baseOrder(a: string, b: string): number {

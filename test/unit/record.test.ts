@@ -7,6 +7,7 @@ import { RecordStore } from '../../src/sync/record.js';
 import type { RecordEntry } from '../../src/sync/types.js';
 import { changeCount, closePool, syncOnce } from '../helpers/pass.js';
 import { cleanupTemps, mirrorDiff, tempDir, writeTree } from '../helpers/tree.js';
+import { sampleEntry } from '../helpers/record.js';
 
 afterEach(cleanupTemps);
 afterAll(closePool);
@@ -14,23 +15,7 @@ afterAll(closePool);
 /** The built code (vitest's globalSetup builds it): the writer process runs plain Node on it. */
 const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist');
 
-/** A record line with every field set, distinct per `i`, with fractional times. */
-function entry(i: number, extra: Partial<RecordEntry> = {}): RecordEntry {
-  return {
-    kind: 'file',
-    size: i * 7,
-    mtimeMs: 1_700_000_000_000 + i + 0.123456,
-    mode: 0o644,
-    rIno: 10_000 + i,
-    rCtimeMs: 1_700_000_000_500.9875 + i,
-    sIno: 20_000 + i,
-    sDev: 2049,
-    sCtimeMs: 1_700_000_000_900.5 + i,
-    hash: (i % 256).toString(16).padStart(2, '0').repeat(32),
-    algo: 'sha256',
-    ...extra,
-  };
-}
+const entry = sampleEntry;
 
 /** Names no line-based or delimiter-based format survives without escaping. */
 const HOSTILE = [

@@ -25,8 +25,9 @@ import { plan } from './plan.js';
 import type { RecordStore } from './record.js';
 import { actionName } from './report.js';
 import { scan } from './scan.js';
+import { type SeedFolder, type Seeded, seed } from './seed.js';
 import { FULL_SCOPE, type ScanScope, isFull, scopeTest } from './scope.js';
-import type { Entry, FileRecord, HashAlgo, HashMap, PassOutcome, PassReport, Plan, RecordEntry, Snapshot } from './types.js';
+import type { Action, Entry, FileRecord, HashAlgo, HashMap, PassOutcome, PassReport, Plan, RecordEntry, Snapshot } from './types.js';
 import { hashKey } from './types.js';
 
 /** The part of the configuration a pass depends on. */
@@ -75,6 +76,8 @@ export interface PassRequest {
 }
 
 const PLAN_ROUNDS = 4;
+/** Creations a first copy queues before applying them: bounds its memory, keeps --jobs busy across small folders. */
+const SEED_BATCH = 2_048;
 /** Record entries from which the replica is listed in a worker thread (see marchAll). */
 const THREADED_MIN = 10_000;
 
@@ -141,6 +144,8 @@ class Pass {
   private async runInner(): Promise<PassReport> {
     const prep = await this.prepare();
     if (isReport(prep)) return prep;
+    const stale = await this.emptyReplica(prep);
+    if (stale !== null) return this.seedAll(prep, stale);
     const trees = await this.walk(prep);
     if (isReport(trees)) return trees;
     const { source, replica, root } = trees;
@@ -270,7 +275,7 @@ class Pass {
     const inScope = isFull(prep.scope) ? undefined : scopeTest(prep.scope);
     this.rules = await this.rulesFor(prep.traits, trees, inScope);
     if (this.d.store) this.learner = new RecordLearner(this.d.store, record, this.s.hash, this.rules.srcRootDev, (path, src) => this.copiedHash(path, src), this.d.log);
-    this.leaveOutUnplaceable(source, prep.traits);
+    await this.leaveOutUnplaceable(source.entries, prep.traits);
     const kept = this.caseConflicts(source, replica, prep.traits);
     return this.planWithHashes(trees, inScope, kept);
   }
@@ -310,13 +315,30 @@ class Pass {
   }
 
   /** Reports, then leaves out of the source listing, what the replica's filesystem cannot hold (an error each, every pass). */
-  private leaveOutUnplaceable(source: Snapshot, traits: FsTraits): void {
-    const unplaceable = findUnplaceable(source.entries, traits, this.rules.fold);
+  private async leaveOutUnplaceable(entries: Map<string, Entry>, traits: FsTraits, listedBelow = true): Promise<void> {
+    const unplaceable = findUnplaceable(entries, traits, this.rules.fold);
     for (const u of unplaceable) {
-      const more = u.below > 0 ? ` (with the ${u.below} entries below it)` : '';
+      // A first copy lists one folder at a time: what is below a folder left out is counted for the message.
+      const below = listedBelow || entries.get(u.path)?.kind !== 'dir' ? u.below : await this.countBelow(u.path);
+      const more = below > 0 ? ` (with the ${below} entries below it)` : '';
       this.tally.error({ path: u.path, op: 'mirror', err: u.reason }, `cannot mirror ${u.path}${more}: ${u.reason}`);
     }
-    dropSubtrees(source.entries, unplaceable.map((u) => u.path));
+    dropSubtrees(entries, unplaceable.map((u) => u.path));
+  }
+
+  /** Source entries below a folder (excluded ones not counted), listed only to be counted. */
+  private async countBelow(dir: string): Promise<number> {
+    const tree = new LocalTree(this.s.source);
+    let n = 0;
+    const stack = [dir];
+    for (let d = stack.pop(); d !== undefined; d = stack.pop()) {
+      for (const it of (await tree.list(d)).items) {
+        if (it.special || it.linkError || this.filter.excluded(it.e.path, it.e.kind === 'dir')) continue;
+        n++;
+        if (it.e.kind === 'dir') stack.push(it.e.path);
+      }
+    }
+    return n;
   }
 
   /**
@@ -335,11 +357,9 @@ class Pass {
     return conflicts.map((c) => c.replica);
   }
 
-  /** This pass's comparison rules: the modify window, name folding, and which inode numbers still mean what the record says. */
-  private async rulesFor(traits: FsTraits, trees: Walked, inScope?: (p: string) => boolean): Promise<FsRules> {
-    const { source, replica, record, settled } = trees;
-    const srcRootDev = trees.root.dev;
-    const srcStep = this.known.sourceStepMs(srcRootDev, trees.sourceStep);
+  /** The rules the filesystems set: the modify window (logged when it changes) and name folding; inode numbers trusted. */
+  private baseRules(traits: FsTraits, srcRootDev: number, sourceStep: number | undefined): FsRules {
+    const srcStep = this.known.sourceStepMs(srcRootDev, sourceStep);
     const explicit = this.s.modifyWindowMs ?? null;
     const windowMs = explicit ?? autoWindowMs(traits, srcStep);
     if (this.known.windowChanged(windowMs)) {
@@ -349,7 +369,7 @@ class Pass {
       );
     }
     const fold = nameFolding(traits);
-    const base: FsRules = {
+    return {
       windowMs,
       exactSource: explicit === null && windowMs > 0,
       modes: traits.modes,
@@ -359,6 +379,99 @@ class Pass {
       folderRenames: traits.folderRenames,
       ...(fold ? { fold } : {}),
     };
+  }
+
+  /**
+   * A full pass with nothing recorded into a replica that holds nothing (a first copy): the
+   * leftover temp files to remove, or null when the pass must march as usual.
+   */
+  private async emptyReplica(prep: Prepared): Promise<string[] | null> {
+    if (!isFull(prep.scope) || (this.d.store !== null && this.d.store.size > 0)) return null;
+    try {
+      const l = await new LocalTree(this.s.replica).list('');
+      return l.items.length === 0 && l.issues.length === 0 ? l.stale : null;
+    } catch (err) {
+      return this.s.dryRun && errCode(err) === 'ENOENT' ? [] : null;
+    }
+  }
+
+  /** A first copy, streamed folder by folder (see seed.ts): nothing to compare, rename or delete. */
+  private async seedAll(prep: Prepared, stale: readonly string[]): Promise<PassReport> {
+    const root = await rootOf(this.s.source);
+    const explicit = this.s.modifyWindowMs ?? null;
+    // The source's step is read off the walk; until then the replica's is the window (copies only use it to spot a restamping rename).
+    const fold = nameFolding(prep.traits);
+    this.rules = { ...EXACT_RULES, windowMs: explicit ?? prep.traits.mtimeResolutionMs, modes: prep.traits.modes, srcRootDev: root?.dev ?? -1, ...(fold ? { fold } : {}) };
+    if (this.d.store && !this.s.dryRun) this.learner = new RecordLearner(this.d.store, new Map(), this.s.hash, this.rules.srcRootDev, () => undefined, this.d.log);
+    if (!this.s.dryRun) await this.writer.removeStale(stale);
+    const batch = new SeedBatch();
+    let seeded: Seeded;
+    try {
+      seeded = await seed({
+        source: new LocalTree(this.s.source),
+        filter: this.filter.empty ? undefined : this.filter,
+        ...(this.req.signal ? { signal: this.req.signal } : {}),
+        onFolder: async (f) => {
+          const dirs = await this.seedFolder(f, prep.traits, batch);
+          if (batch.actions.length >= SEED_BATCH) await this.applySeed(batch);
+          return dirs;
+        },
+      });
+      await this.applySeed(batch);
+    } catch (err) {
+      this.req.signal?.throwIfAborted();
+      this.tally.error({ path: this.s.source, err: describe(err) }, `cannot list the source ${this.s.source}: ${describe(err)}`);
+      return this.finish('errors', 'source not readable');
+    }
+    this.rules = this.baseRules(prep.traits, this.rules.srcRootDev, seeded.sourceStep);
+    await this.learner?.save();
+    if (root === null || !sameRoot(await rootOf(this.s.source), root)) {
+      this.tally.error({ path: this.s.source }, `the source ${this.s.source} vanished or was replaced during the pass (renamed or unmounted?); what was not copied yet will be by the next pass`);
+    }
+    return this.finish(this.tally.outcome());
+  }
+
+  /** Reports one folder's unreadable and skipped entries, and queues what creates the rest; returns the folders to walk into. */
+  private async seedFolder(f: SeedFolder, traits: FsTraits, batch: SeedBatch): Promise<Entry[]> {
+    for (const i of f.issues) this.tally.error({ path: i.path, op: i.op, err: i.message }, `cannot ${i.op} ${i.path}: ${i.message}`);
+    for (const p of f.skipped) this.d.log.warn({ path: p }, `skipped ${p}: not a regular file, folder or symlink`);
+    await this.leaveOutUnplaceable(f.entries, traits, false);
+    if (f.dir) batch.dirs.set(f.dir.path, f.dir);
+    const dirs: Entry[] = [];
+    const rest: Action[] = [];
+    for (const e of f.entries.values()) {
+      if (e.kind === 'dir') {
+        dirs.push(e);
+        batch.dirs.set(e.path, e);
+        batch.actions.push({ type: 'mkdir', path: e.path, src: e });
+      } else rest.push(e.kind === 'symlink' ? { type: 'symlink', path: e.path, src: e } : { type: 'copy', path: e.path, src: e });
+    }
+    for (const a of rest) batch.actions.push(a);
+    return dirs;
+  }
+
+  /** Applies (or, in a dry run, lists) the queued creations, then empties the batch. */
+  private async applySeed(batch: SeedBatch): Promise<void> {
+    const { actions, dirs } = batch.take();
+    if (this.s.dryRun) {
+      for (const a of actions) this.tally.change(a, a.type === 'copy' ? a.src.size : 0);
+      return;
+    }
+    const none: Snapshot = { root: this.s.replica, entries: new Map(), issues: [], excluded: new Map(), stale: [], skipped: [] };
+    await execute(actions, {
+      writer: this.writer,
+      sourceDirs: dirs,
+      jobs: this.s.jobs,
+      ...(this.req.signal ? { signal: this.req.signal } : {}),
+      onResult: (r) => this.onResult(r, none),
+    });
+  }
+
+  /** This pass's comparison rules: the modify window, name folding, and which inode numbers still mean what the record says. */
+  private async rulesFor(traits: FsTraits, trees: Walked, inScope?: (p: string) => boolean): Promise<FsRules> {
+    const { source, replica, record, settled } = trees;
+    const srcRootDev = trees.root.dev;
+    const base = this.baseRules(traits, srcRootDev, trees.sourceStep);
     if (!this.d.store || this.d.store.size === 0) return base;
     const srcPerMount = !(await this.known.sourceKeepsInodes(srcRootDev, this.s.source));
     const srcRenumbered = renumbered('src', record, source.entries, base, srcPerMount, inScope, settled);
@@ -451,6 +564,20 @@ class Pass {
     const { reason: _r, ...line } = report;
     this.d.log.info(line, outcome === 'aborted' ? 'pass aborted' : 'pass complete');
     return report;
+  }
+}
+
+/** A first copy's queued creations, and the source folders whose mode and mtime they must restore. */
+class SeedBatch {
+  actions: Action[] = [];
+  dirs = new Map<string, Entry>();
+
+  /** Hands the queue over and starts a new one. */
+  take(): { actions: Action[]; dirs: Map<string, Entry> } {
+    const out = { actions: this.actions, dirs: this.dirs };
+    this.actions = [];
+    this.dirs = new Map();
+    return out;
   }
 }
 

@@ -82,8 +82,13 @@ export class RecordLearner {
     const gone: string[] = [];
     for (const k of this.known.keys()) if (!source.entries.has(k) && inScope(k)) gone.push(k);
     for (const k of gone) store.delete(k);
+    await this.save();
+  }
+
+  /** Makes everything learnt durable (the end of a pass). */
+  async save(): Promise<void> {
     await this.saving;
-    await store.commit();
+    await this.store.commit();
   }
 }
 

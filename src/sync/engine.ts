@@ -413,7 +413,7 @@ class Pass {
         ...(this.req.signal ? { signal: this.req.signal } : {}),
         onFolder: async (f) => {
           const dirs = await this.seedFolder(f, prep.traits, batch);
-          if (batch.actions.length >= SEED_BATCH) await this.applySeed(batch);
+          if (batch.size >= SEED_BATCH) await this.applySeed(batch);
           return dirs;
         },
       });
@@ -438,15 +438,13 @@ class Pass {
     await this.leaveOutUnplaceable(f.entries, traits, false);
     if (f.dir) batch.dirs.set(f.dir.path, f.dir);
     const dirs: Entry[] = [];
-    const rest: Action[] = [];
     for (const e of f.entries.values()) {
       if (e.kind === 'dir') {
         dirs.push(e);
         batch.dirs.set(e.path, e);
-        batch.actions.push({ type: 'mkdir', path: e.path, src: e });
-      } else rest.push(e.kind === 'symlink' ? { type: 'symlink', path: e.path, src: e } : { type: 'copy', path: e.path, src: e });
+        batch.push({ type: 'mkdir', path: e.path, src: e });
+      } else batch.push(e.kind === 'symlink' ? { type: 'symlink', path: e.path, src: e } : { type: 'copy', path: e.path, src: e });
     }
-    for (const a of rest) batch.actions.push(a);
     return dirs;
   }
 
@@ -567,15 +565,30 @@ class Pass {
   }
 }
 
-/** A first copy's queued creations, and the source folders whose mode and mtime they must restore. */
+/**
+ * A first copy's queued creations, and the source folders whose mode and mtime they must
+ * restore. Its folders come first (in walk order: each after its parent), then every file and
+ * link as one run, so --jobs copies stay in flight across the many small folders of a batch.
+ */
 class SeedBatch {
-  actions: Action[] = [];
+  private mkdirs: Action[] = [];
+  private writes: Action[] = [];
   dirs = new Map<string, Entry>();
+
+  /** Queues a creation. */
+  push(a: Action): void {
+    (a.type === 'mkdir' ? this.mkdirs : this.writes).push(a);
+  }
+
+  get size(): number {
+    return this.mkdirs.length + this.writes.length;
+  }
 
   /** Hands the queue over and starts a new one. */
   take(): { actions: Action[]; dirs: Map<string, Entry> } {
-    const out = { actions: this.actions, dirs: this.dirs };
-    this.actions = [];
+    const out = { actions: [...this.mkdirs, ...this.writes], dirs: this.dirs };
+    this.mkdirs = [];
+    this.writes = [];
     this.dirs = new Map();
     return out;
   }

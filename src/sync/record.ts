@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { openSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { FsOpError, describe, errCode, unreachable } from '../errors.js';
 import { fieldsOf, groupLine, headerLine, parseHeader, parseJournalLine } from './record-codec.js';
 import { BaseCursor, CursorReader, type Damage, GroupCursor } from './record-cursor.js';
+import * as io from './record-io.js';
 import { type Change, Journal, type JournalView, lineOf } from './record-journal.js';
 import { LineReader } from './record-lines.js';
 import { readV1 } from './record-v1.js';
@@ -59,6 +59,12 @@ const JOURNAL_SHARE = 4;
 const JOURNAL_MEMORY_MAX = 50_000;
 /** Characters handed to one write. */
 const WRITE_CHUNK = 1 << 20;
+
+/**
+ * Who saves: a pass, in the background of its work (checkpoint, commit, a migration), or a hard
+ * stop, blocking, as it cannot wait (flushSync). Both run the same steps.
+ */
+type Saver = 'pass' | 'hard stop';
 
 /** A forward reader over the record (base + journal, as they were when it was made). */
 export interface RecordReader {
@@ -188,8 +194,7 @@ export class RecordStore {
   flushSync(): void {
     this.flushes++;
     try {
-      if (!this.hasBase) this.compactSync();
-      else this.appendSync();
+      io.runSync(this.hasBase ? this.appending('hard stop') : this.compaction('hard stop'));
     } catch (err) {
       throw err instanceof FsOpError ? err : new FsOpError('write the record', this.file, err);
     }
@@ -305,7 +310,7 @@ export class RecordStore {
       v1.record.delete(p); // one copy at a time
     }
     try {
-      await this.serial(() => this.compact());
+      await this.serial(() => io.runAsync(this.compaction('pass')));
     } catch (err) {
       // Nothing lost: the entries wait in memory and the next save writes them as a base.
       const why = `record ${this.file} could not be rewritten in format 2 (${describe(err)}); it will be at the next save`;
@@ -334,8 +339,8 @@ export class RecordStore {
   /** One save, in the queue: a whole base when due (none yet, too much journal in memory, or a commit that finds it big or damaged), else an append. */
   private save(ending: boolean): Promise<void> {
     const big = this.journalLines + this.pending.size > this.journalLimit();
-    if (!this.hasBase || this.journal.entries > this.journalMemoryMax || (ending && (this.rewrite || big))) return this.compact();
-    return this.append();
+    if (!this.hasBase || this.journal.entries > this.journalMemoryMax || (ending && (this.rewrite || big))) return io.runAsync(this.compaction('pass'));
+    return io.runAsync(this.appending('pass'));
   }
 
   /** A cursor over the base (as far as it is readable) with `view` laid over it. */
@@ -397,22 +402,27 @@ export class RecordStore {
     for (const [p, c] of this.pending) if (c.seq <= mark) this.pending.delete(p);
   }
 
-  /** Merges base + journal into a new base (temp file, fsync, rename, fsync the folder), then drops the journal. */
-  private async compact(): Promise<void> {
+  /**
+   * Merges base + journal into a new base (temp file, fsync, rename, fsync the folder), then drops the journal.
+   * A pass's compaction gives way to a hard stop that saves while it runs; a hard stop's own runs
+   * through without a pause, so the epoch and generation checks always pass for it.
+   */
+  private *compaction(by: Saver): io.Steps<void> {
     const epoch = this.flushes;
     const gen = this.gen;
     const mark = this.journal.mark;
     const view = this.journal.view();
     const dir = path.dirname(this.file);
     // One fixed temp name: a compaction killed half-way leaves one stale file that the next overwrites.
-    const tmp = `${this.file}.tmp`;
+    // A hard stop has its own, as it may cut into a pass's compaction that is writing `.tmp`.
+    const tmp = by === 'hard stop' ? `${this.file}.abort.tmp` : `${this.file}.tmp`;
     let written = 0;
     let trusted = true;
     try {
-      await mkdir(dir, { recursive: true });
+      yield* io.mkdirp(dir);
       if (this.staleJournal) {
         // Before the base: a crash in between must not pair someone else's journal with it.
-        await unlinkIfThere(this.journalFile);
+        yield* io.unlinkIfThere(this.journalFile);
         this.staleJournal = false;
         this.journalOnDisk = false;
       }
@@ -420,38 +430,42 @@ export class RecordStore {
         trusted = false;
       });
       try {
-        const fh = await open(tmp, 'w', 0o600);
+        const fd = yield* io.open(tmp, 'w', 0o600);
         try {
-          await fh.write(`${headerLine(this.source, this.replica, 0)}\n`);
-          for (const chunk of mergedText(cur, (n) => (written += n))) await fh.write(chunk);
-          await fh.write(headerLine(this.source, this.replica, written), 0);
-          await fh.sync();
+          yield* io.write(fd, `${headerLine(this.source, this.replica, 0)}\n`);
+          for (const chunk of mergedText(cur, (n) => (written += n))) yield* io.write(fd, chunk);
+          yield* io.write(fd, headerLine(this.source, this.replica, written), 0);
+          yield* io.fsync(fd);
         } finally {
-          await fh.close();
+          yield* io.close(fd);
         }
       } finally {
         cur.close();
       }
       // A hard stop saved while this was written: its save holds more, and stands.
       if (this.flushes !== epoch) {
-        await unlink(tmp);
+        yield* io.unlink(tmp);
         return;
       }
-      await rename(tmp, this.file);
+      yield* io.rename(tmp, this.file);
     } catch (err) {
-      await unlink(tmp).catch(() => undefined);
+      try {
+        yield* io.unlink(tmp);
+      } catch {
+        // never created
+      }
       throw new FsOpError('write the record', this.file, err);
     }
     if (this.gen === gen) this.based(written, mark, view, trusted);
-    await syncDir(dir);
+    yield* io.syncDir(dir);
     // Every journal line is in the new base now; unless a hard stop appended meanwhile, drop them.
-    if (this.flushes === epoch) await this.dropJournal();
+    if (this.flushes === epoch) yield* this.dropJournal();
   }
 
   /** Removes the journal after a compaction put its lines in the base. */
-  private async dropJournal(): Promise<void> {
+  private *dropJournal(): io.Steps<void> {
     try {
-      await unlinkIfThere(this.journalFile);
+      yield* io.unlinkIfThere(this.journalFile);
       this.journalOnDisk = false;
     } catch {
       // Its lines are all in the base: cut it to nothing before the next append instead.
@@ -461,114 +475,60 @@ export class RecordStore {
     this.journalLines = 0;
   }
 
-  /** compact(), synchronously, for a hard stop; its own temp name, as an async compaction may be writing `.tmp`. */
-  private compactSync(): void {
-    const mark = this.journal.mark;
-    const view = this.journal.view();
-    const dir = path.dirname(this.file);
-    const tmp = `${this.file}.abort.tmp`;
-    let written = 0;
-    let trusted = true;
-    try {
-      mkdirSync(dir, { recursive: true });
-      if (this.staleJournal) {
-        unlinkIfThereSync(this.journalFile);
-        this.staleJournal = false;
-        this.journalOnDisk = false;
-      }
-      const cur = this.cursor(view, () => {
-        trusted = false;
-      });
-      try {
-        const fd = openSync(tmp, 'w', 0o600);
-        try {
-          writeAllSync(fd, `${headerLine(this.source, this.replica, 0)}\n`);
-          for (const chunk of mergedText(cur, (n) => (written += n))) writeAllSync(fd, chunk);
-          writeSync(fd, headerLine(this.source, this.replica, written), 0);
-          fsyncSync(fd);
-        } finally {
-          closeSync(fd);
-        }
-      } finally {
-        cur.close();
-      }
-      renameSync(tmp, this.file);
-    } catch (err) {
-      try {
-        unlinkSync(tmp);
-      } catch {
-        // never created
-      }
-      throw new FsOpError('write the record', this.file, err);
-    }
-    this.based(written, mark, view, trusted);
-    syncDirSync(dir);
-    try {
-      unlinkIfThereSync(this.journalFile);
-      this.journalOnDisk = false;
-    } catch {
-      this.journalTorn = true;
-    }
-    this.journalBytes = 0;
-    this.journalLines = 0;
-  }
-
-  /** Appends the pending changes to the journal (cutting a torn tail off first) and fdatasyncs it. */
-  private async append(): Promise<void> {
-    if (this.pending.size === 0) return;
+  /**
+   * Appends the pending changes to the journal (cutting a torn tail off first) and fdatasyncs it.
+   * A pass's append takes them out of `pending` while it writes, so changes made meanwhile wait for
+   * the next one, and shows their text as `inflight`, so a hard stop cutting in writes it too.
+   */
+  private *appending(by: Saver): io.Steps<void> {
+    const hard = by === 'hard stop';
     const taken = this.pending;
-    this.pending = new Map();
-    let text = '';
+    // A hard stop may cut into a pass's append: what that one is writing might never reach the disk.
+    let text = hard ? this.inflight : '';
     for (const [p, c] of taken) text += `${lineOf(p, c)}\n`;
-    this.inflight = text;
+    if (text === '') return;
+    const counted = (): void => {
+      this.journalTorn = false;
+      this.journalBytes += Buffer.byteLength(text);
+    };
+    if (!hard) {
+      this.pending = new Map();
+      this.inflight = text;
+    }
     try {
-      const fh = await open(this.journalFile, 'a', 0o600);
+      const fd = yield* io.open(this.journalFile, 'a', 0o600);
       try {
-        if (this.journalTorn) await fh.truncate(this.journalBytes);
-        await fh.write(text);
-        await fh.datasync();
+        if (this.journalTorn) yield* io.truncate(fd, this.journalBytes);
+        yield* io.write(fd, text);
+        // Nothing cuts into a hard stop and its write loops to the end, so its text is whole lines in the
+        // file even if the fdatasync fails; a pass's is one call that may come up short, so it counts at the end.
+        if (hard) counted();
+        yield* io.fdatasync(fd);
       } finally {
-        await fh.close();
+        yield* io.close(fd);
       }
       if (!this.journalOnDisk) {
-        await syncDir(path.dirname(this.file));
+        yield* io.syncDir(path.dirname(this.file));
         this.journalOnDisk = true;
       }
     } catch (err) {
+      // A hard stop's changes are still pending, and flushSync reports its failure; a write cut
+      // short is cut back off before any later append.
+      if (hard) {
+        this.journalTorn = true;
+        throw err;
+      }
       // Part of the text may be on disk: it is cut off before the next append, which writes it all again.
       for (const [p, c] of taken) if (!this.pending.has(p)) this.pending.set(p, c);
       this.journalTorn = true;
       throw new FsOpError('append to the record', this.journalFile, err);
     } finally {
-      this.inflight = '';
+      if (!hard) this.inflight = '';
     }
-    this.journalTorn = false;
-    this.journalBytes += Buffer.byteLength(text);
+    if (!hard) counted();
     this.journalLines += taken.size;
+    if (hard) taken.clear();
   }
-
-  /** append(), synchronously, with what an async append in flight is writing. */
-  private appendSync(): void {
-    let text = this.inflight;
-    for (const [p, c] of this.pending) text += `${lineOf(p, c)}\n`;
-    if (text === '') return;
-    const fd = openSync(this.journalFile, 'a', 0o600);
-    try {
-      if (this.journalTorn) ftruncateSync(fd, this.journalBytes);
-      this.journalBytes += writeAllSync(fd, text);
-      this.journalTorn = false;
-      fdatasyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    if (!this.journalOnDisk) {
-      syncDirSync(path.dirname(this.file));
-      this.journalOnDisk = true;
-    }
-    this.journalLines += this.pending.size;
-    this.pending.clear();
-  }
-
 }
 
 /** The text of a new base, in chunks: every group of the cursor. */
@@ -587,55 +547,6 @@ function* mergedText(cur: GroupCursor, counted: (n: number) => void): Generator<
     }
   }
   if (buf !== '') yield buf;
-}
-
-/** Writes all of `text`; returns its length in bytes. */
-function writeAllSync(fd: number, text: string): number {
-  const buf = Buffer.from(text, 'utf8');
-  for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
-  return buf.length;
-}
-
-async function unlinkIfThere(file: string): Promise<void> {
-  try {
-    await unlink(file);
-  } catch (err) {
-    if (errCode(err) !== 'ENOENT') throw err;
-  }
-}
-
-function unlinkIfThereSync(file: string): void {
-  try {
-    unlinkSync(file);
-  } catch (err) {
-    if (errCode(err) !== 'ENOENT') throw err;
-  }
-}
-
-/** Makes a rename or a new name in `dir` durable; best effort, as some filesystems cannot fsync a folder. */
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const fh = await open(dir, 'r');
-    await fh.sync().catch(() => undefined);
-    await fh.close();
-  } catch {
-    // not supported here
-  }
-}
-
-function syncDirSync(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } catch {
-      // not supported here
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // not supported here
-  }
 }
 
 /** The record's default path: one file per source/replica pair under the XDG state folder. */

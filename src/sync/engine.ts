@@ -27,8 +27,8 @@ import { actionName } from './report.js';
 import { scan } from './scan.js';
 import { type SeedFolder, type Seeded, seed } from './seed.js';
 import { FULL_SCOPE, type ScanScope, isFull, scopeTest } from './scope.js';
-import type { Action, Entry, FileRecord, HashAlgo, HashMap, PassOutcome, PassReport, Plan, RecordEntry, Snapshot } from './types.js';
-import { hashKey } from './types.js';
+import type { Action, Entry, FileRecord, HashAlgo, HashMap, PassOutcome, PassReport, PathIssue, Plan, RecordEntry, Snapshot } from './types.js';
+import { emptySnapshot, hashKey } from './types.js';
 
 /** The part of the configuration a pass depends on. */
 export interface SyncSettings {
@@ -161,11 +161,28 @@ class Pass {
     }
     await this.apply(p, source, replica);
     await this.learner?.commit(p, source, prep.scope);
-    if (!sameRoot(await rootOf(this.s.source), root)) {
+    return this.end(root);
+  }
+
+  /** Ends a pass that wrote: an error if the source root vanished or was replaced meanwhile. */
+  private async end(root: RootId | null): Promise<PassReport> {
+    if (root === null || !sameRoot(await rootOf(this.s.source), root)) {
       // Copies of a vanished source are skipped as "vanished", which alone would look like success.
       this.tally.error({ path: this.s.source }, `the source ${this.s.source} vanished or was replaced during the pass (renamed or unmounted?); what was not copied yet will be by the next pass`);
     }
     return this.finish(this.tally.outcome());
+  }
+
+  /** Ends a pass whose source root could not be listed. */
+  private unlistable(err: unknown): PassReport {
+    this.tally.error({ path: this.s.source, err: describe(err) }, `cannot list the source ${this.s.source}: ${describe(err)}`);
+    return this.finish('errors', 'source not readable');
+  }
+
+  /** One error line per source path that could not be read, one warning per special file skipped. */
+  private reportSource(issues: readonly PathIssue[], skipped: readonly string[]): void {
+    for (const i of issues) this.tally.error({ path: i.path, op: i.op, err: i.message }, `cannot ${i.op} ${i.path}: ${i.message}`);
+    for (const p of skipped) this.d.log.warn({ path: p }, `skipped ${p}: not a regular file, folder or symlink`);
   }
 
   /** Makes the replica root, learns what its filesystem keeps, and settles what the pass lists. */
@@ -194,8 +211,7 @@ class Pass {
     } catch (err) {
       this.req.signal?.throwIfAborted();
       if (err instanceof ReplicaUnlistable) throw err.cause;
-      this.tally.error({ path: s.source, err: describe(err) }, `cannot list the source ${s.source}: ${describe(err)}`);
-      return this.finish('errors', 'source not readable');
+      return this.unlistable(err);
     }
     const damage = d.store?.takeWarning();
     if (damage !== undefined) d.log.warn({ path: d.store?.file }, damage);
@@ -204,11 +220,10 @@ class Pass {
     const vanished = sourceVanished(s.source, before, await rootOf(s.source));
     if (vanished) return this.refuse(vanished);
     const { source, replica } = found;
-    for (const i of source.issues) this.tally.error({ path: i.path, op: i.op, err: i.message }, `cannot ${i.op} ${i.path}: ${i.message}`);
+    this.reportSource(source.issues, source.skipped);
     for (const i of replica.issues) {
       this.tally.error({ path: i.path, op: i.op, err: i.message, side: 'replica' }, `cannot ${i.op} replica ${i.path}: ${i.message}`);
     }
-    for (const p of source.skipped) d.log.warn({ path: p }, `skipped ${p}: not a regular file, folder or symlink`);
     // sourceVanished refused a root that could not be reached.
     return { ...found, root: before! };
   }
@@ -256,7 +271,7 @@ class Pass {
       this.req.signal?.throwIfAborted();
       // Only a dry run meets a replica that does not exist yet: it is simply empty.
       if (!(this.s.dryRun && errCode(err) === 'ENOENT')) throw new ReplicaUnlistable(err);
-      replica = { root: this.s.replica, entries: new Map(), issues: [], excluded: new Map(), stale: [], skipped: [] };
+      replica = emptySnapshot(this.s.replica);
     }
     const record = this.d.store ? recordInScope(this.d.store, scope, source, replica) : new Map();
     return {
@@ -420,21 +435,16 @@ class Pass {
       await this.applySeed(batch);
     } catch (err) {
       this.req.signal?.throwIfAborted();
-      this.tally.error({ path: this.s.source, err: describe(err) }, `cannot list the source ${this.s.source}: ${describe(err)}`);
-      return this.finish('errors', 'source not readable');
+      return this.unlistable(err);
     }
     this.rules = this.baseRules(prep.traits, this.rules.srcRootDev, seeded.sourceStep);
     await this.learner?.save();
-    if (root === null || !sameRoot(await rootOf(this.s.source), root)) {
-      this.tally.error({ path: this.s.source }, `the source ${this.s.source} vanished or was replaced during the pass (renamed or unmounted?); what was not copied yet will be by the next pass`);
-    }
-    return this.finish(this.tally.outcome());
+    return this.end(root);
   }
 
   /** Reports one folder's unreadable and skipped entries, and queues what creates the rest; returns the folders to walk into. */
   private async seedFolder(f: SeedFolder, traits: FsTraits, batch: SeedBatch): Promise<Entry[]> {
-    for (const i of f.issues) this.tally.error({ path: i.path, op: i.op, err: i.message }, `cannot ${i.op} ${i.path}: ${i.message}`);
-    for (const p of f.skipped) this.d.log.warn({ path: p }, `skipped ${p}: not a regular file, folder or symlink`);
+    this.reportSource(f.issues, f.skipped);
     await this.leaveOutUnplaceable(f.entries, traits, false);
     if (f.dir) batch.dirs.set(f.dir.path, f.dir);
     const dirs: Entry[] = [];
@@ -455,7 +465,7 @@ class Pass {
       for (const a of actions) this.tally.change(a, a.type === 'copy' ? a.src.size : 0);
       return;
     }
-    const none: Snapshot = { root: this.s.replica, entries: new Map(), issues: [], excluded: new Map(), stale: [], skipped: [] };
+    const none = emptySnapshot(this.s.replica);
     await execute(actions, {
       writer: this.writer,
       sourceDirs: dirs,

@@ -3,9 +3,9 @@ import { StepGauge } from '../trees/probe.js';
 import type { FolderListing, Listed, TreeReader } from '../trees/tree.js';
 import type { Filter } from './filter.js';
 import { type FsRules, devKey, mtimeEq } from './fs-rules.js';
-import { joinRel, sameMtime } from './paths.js';
+import { cmp, joinRel, sameMtime } from './paths.js';
 import type { RecordReader } from './record.js';
-import type { Entry, FileRecord, HashAlgo, RecordEntry, Snapshot } from './types.js';
+import { type Entry, type FileRecord, type HashAlgo, type PathIssue, type RecordEntry, type Snapshot, emptySnapshot } from './types.js';
 
 /**
  * What is known before the walk that lets it drop an entry at once: the replica's traits and
@@ -93,8 +93,8 @@ class Marcher {
   };
 
   constructor(private readonly inp: MarchInput) {
-    this.source = { root: inp.source.root, entries: new Map(), issues: [], excluded: new Map(), stale: [], skipped: [] };
-    this.replica = { root: inp.replica.root, entries: new Map(), issues: [], excluded: new Map(), stale: [], skipped: [] };
+    this.source = emptySnapshot(inp.source.root);
+    this.replica = emptySnapshot(inp.replica.root);
   }
 
   async run(): Promise<Marched> {
@@ -123,7 +123,7 @@ class Marcher {
     while (i < src.length || j < rep.length) {
       const a = src[i];
       const b = rep[j];
-      const order = a === undefined ? 1 : b === undefined ? -1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+      const order = a === undefined ? 1 : b === undefined ? -1 : byName(a, b);
       const s = order <= 0 ? a!.e : undefined;
       const r = order >= 0 ? b!.e : undefined;
       if (order <= 0) i++;
@@ -192,25 +192,15 @@ class Marcher {
 
   /** The source's entries in name order: excluded and special ones left out, unreadable ones reported. */
   private sourceItems(l: FolderListing): Listed[] {
-    const { filter } = this.inp;
-    for (const i of l.issues) this.source.issues.push(i);
-    const out: Listed[] = [];
-    for (const item of l.items) {
-      const e = item.e;
-      if (filter?.excluded(e.path, e.kind === 'dir')) continue;
-      if (item.special) {
-        this.source.skipped.push(e.path);
-        continue;
-      }
-      if (item.linkError) {
-        this.source.issues.push(item.linkError);
-        continue;
-      }
-      if (this.gauging && e.kind !== 'symlink') this.gauging = this.gauge.add(e.mtimeMs);
-      out.push(item);
+    const taken = takeSource(l, this.inp.filter);
+    for (const i of taken.issues) this.source.issues.push(i);
+    for (const p of taken.skipped) this.source.skipped.push(p);
+    for (const it of taken.items) {
+      if (!this.gauging) break;
+      if (it.e.kind !== 'symlink') this.gauging = this.gauge.add(it.e.mtimeMs);
     }
-    this.count.source += out.length;
-    return out.sort(byName);
+    this.count.source += taken.items.length;
+    return taken.items;
   }
 
   /** The replica's entries in name order: excluded ones set apart, leftover temp files noted. */
@@ -243,7 +233,26 @@ class Marcher {
 }
 
 function byName(a: Listed, b: Listed): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+  return cmp(a.name, b.name);
+}
+
+/**
+ * A source folder's listing as a pass takes it (the march and a first copy alike): excluded
+ * entries left out, fifos, sockets and devices set apart as skipped, links whose target cannot
+ * be read set apart as issues, the rest in name order.
+ */
+export function takeSource(l: FolderListing, filter: Filter | undefined): { items: Listed[]; issues: PathIssue[]; skipped: string[] } {
+  const items: Listed[] = [];
+  const issues: PathIssue[] = [...l.issues];
+  const skipped: string[] = [];
+  for (const it of l.items) {
+    const e = it.e;
+    if (filter?.excluded(e.path, e.kind === 'dir')) continue;
+    if (it.special) skipped.push(e.path);
+    else if (it.linkError) issues.push(it.linkError);
+    else items.push(it);
+  }
+  return { items: items.sort(byName), issues, skipped };
 }
 
 /**

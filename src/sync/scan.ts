@@ -5,7 +5,7 @@ import type { Listed } from '../trees/tree.js';
 import type { Filter } from './filter.js';
 import { ancestors } from './paths.js';
 import { FULL_SCOPE, type ScanScope, isFull } from './scope.js';
-import type { Entry, PathIssue, Snapshot } from './types.js';
+import { type Entry, type PathIssue, type Snapshot, emptySnapshot } from './types.js';
 
 /** Options for one scan. */
 export interface ScanOptions {
@@ -28,7 +28,7 @@ export interface ScanOptions {
  * root that cannot be listed throws. Excluded folders are not descended into.
  */
 export async function scan(root: string, opts: ScanOptions = {}): Promise<Snapshot> {
-  const snap: Snapshot = { root, entries: new Map(), issues: [], excluded: new Map(), stale: [], skipped: [] };
+  const snap = emptySnapshot(root);
   const filter = opts.filter && !opts.filter.empty ? opts.filter : undefined;
   const scope = opts.scope ?? FULL_SCOPE;
   const queue: { dir: string; deep: boolean }[] = [];

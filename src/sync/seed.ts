@@ -1,6 +1,7 @@
 import { StepGauge } from '../trees/probe.js';
 import type { TreeReader } from '../trees/tree.js';
 import type { Filter } from './filter.js';
+import { takeSource } from './march.js';
 import type { Entry, PathIssue } from './types.js';
 
 /** One source folder of a first copy, as listed: what to create in the replica folder of the same path. */
@@ -47,19 +48,11 @@ export async function seed(inp: SeedInput): Promise<Seeded> {
   do {
     inp.signal?.throwIfAborted();
     const l = await inp.source.list(dir?.path ?? '');
+    const { items, issues, skipped } = takeSource(l, inp.filter);
     const entries = new Map<string, Entry>();
-    const issues: PathIssue[] = [...l.issues];
-    const skipped: string[] = [];
-    const items = l.items.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const it of items) {
-      const e = it.e;
-      if (inp.filter?.excluded(e.path, e.kind === 'dir')) continue;
-      if (it.special) skipped.push(e.path);
-      else if (it.linkError) issues.push(it.linkError);
-      else {
-        entries.set(e.path, e);
-        if (gauging && e.kind !== 'symlink') gauging = gauge.add(e.mtimeMs);
-      }
+    for (const { e } of items) {
+      entries.set(e.path, e);
+      if (gauging && e.kind !== 'symlink') gauging = gauge.add(e.mtimeMs);
     }
     count += entries.size;
     const below = await inp.onFolder({ dir, entries, issues, skipped });

@@ -163,3 +163,8 @@ export function hashKey(side: Side, path: string): string {
 export function emptyCounts(): PassCounts {
   return { copy: 0, update: 0, move: 0, delete: 0, mkdir: 0, rmdir: 0, symlink: 0, attrs: 0, bytes: 0, hashed: 0, hashedBytes: 0, errors: 0 };
 }
+
+/** A listing of nothing yet: what a walk fills, or a replica that does not exist. */
+export function emptySnapshot(root: string): Snapshot {
+  return { root, entries: new Map(), issues: [], excluded: new Map(), stale: [], skipped: [] };
+}

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { makeFilter } from '../sync/filter.js';
-import { joinRel } from '../sync/paths.js';
+import { cmp, joinRel } from '../sync/paths.js';
 import type { Entry, EntryKind, PathIssue } from '../sync/types.js';
 import { LocalTree } from './local.js';
 import type { FolderListing, Listed, TreeReader } from './tree.js';
@@ -211,7 +211,7 @@ export async function listInWorker(job: ListJob, post: (m: ListMessage, transfer
       const l = await tree.list(dir);
       const subdirs: string[] = [];
       for (const it of l.items) if (it.e.kind === 'dir' && !it.special && !(!filter.empty && filter.excluded(it.e.path, true))) subdirs.push(it.name);
-      subdirs.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      subdirs.sort(cmp);
       for (let i = subdirs.length - 1; i >= 0; i--) stack.push(joinRel(dir, subdirs[i]!));
       batch.push(pack(dir, l));
       listed += l.items.length;

@@ -1,11 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { type CheckConfig, type CheckRawOptions, buildCheckConfig, checkCommand } from './check/command.js';
 import { type Config, LOG_LEVELS, type RawOptions, buildConfig } from './config.js';
 import { UsageError } from './errors.js';
 import { readPatternFile } from './sync/filter.js';
 
 /** What the command line asks for: a run with a Config, or an exit (help, version). */
-export type CliOutcome = { readonly kind: 'run'; readonly config: Config } | { readonly kind: 'exit'; readonly code: number };
+export type CliOutcome =
+  | { readonly kind: 'run'; readonly config: Config }
+  | { readonly kind: 'check'; readonly config: CheckConfig }
+  | { readonly kind: 'exit'; readonly code: number };
 
 /** The package version, read once from package.json. */
 export function version(): string {
@@ -13,8 +17,8 @@ export function version(): string {
   return pkg.version;
 }
 
-/** Builds the commander program (no parsing, no side effects). */
-export function program(out: (s: string) => void): Command {
+/** Builds the commander program (no parsing, no side effects); `onCheck` receives the `check` subcommand's options when it is given. */
+export function program(out: (s: string) => void, onCheck: (raw: CheckRawOptions) => void = () => undefined): Command {
   const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
   return new Command()
     .name('foldersync')
@@ -45,12 +49,21 @@ export function program(out: (s: string) => void): Command {
       writeErr: () => undefined,
       outputError: () => undefined,
     })
-    .allowExcessArguments(false);
+    .allowExcessArguments(false)
+    // Options before a subcommand's name are the program's, after it the subcommand's: `check -s` is check's.
+    .enablePositionalOptions()
+    .helpCommand(false)
+    .addCommand(checkCommand(out, onCheck))
+    // A bare `foldersync -s … -r …` is the sync command itself (without an action commander wants a subcommand).
+    .action(() => undefined);
 }
 
 /** Parses argv into a validated Config; usage problems throw a UsageError with one line. */
 export async function parseCli(argv: readonly string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<CliOutcome> {
-  const cmd = program(out);
+  let check: CheckRawOptions | undefined;
+  const cmd = program(out, (raw) => {
+    check = raw;
+  });
   try {
     cmd.parse([...argv], { from: 'user' });
   } catch (err) {
@@ -62,6 +75,7 @@ export async function parseCli(argv: readonly string[], out: (s: string) => void
     }
     throw err;
   }
+  if (check) return { kind: 'check', config: await buildCheckConfig(check) };
   const raw = cmd.opts<RawOptions>();
   const extra: string[] = [];
   for (const f of raw.excludeFrom ?? []) extra.push(...(await readPatternFile(f)));

@@ -40,6 +40,8 @@ export async function run(argv: readonly string[]): Promise<number> {
   try {
     const cli = await parseCli(argv.slice(2));
     if (cli.kind === 'exit') return cli.code;
+    // Loaded only for check: a sync run does not pay for its import.
+    if (cli.kind === 'check') return await (await import('./check/run.js')).runCheck(cli.config);
     config = cli.config;
   } catch (err) {
     process.stderr.write(`foldersync: ${err instanceof UsageError ? err.message : describe(err)}\n`);

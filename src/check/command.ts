@@ -1,0 +1,77 @@
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { isInside } from '../config.js';
+import { parseWindow } from '../duration.js';
+import { UsageError } from '../errors.js';
+import { readPatternFile } from '../sync/filter.js';
+import type { HashAlgo } from '../sync/types.js';
+
+/** Raw `check` option values as commander hands them over. */
+export interface CheckRawOptions {
+  source?: string;
+  replica?: string;
+  exclude?: string[];
+  excludeFrom?: string[];
+  checksum?: boolean;
+  hash?: string;
+  json?: boolean;
+  modifyWindow?: string;
+}
+
+/** What `check` needs, validated once, then frozen. Paths are absolute. */
+export interface CheckConfig {
+  readonly source: string;
+  readonly replica: string;
+  readonly excludes: readonly string[];
+  readonly checksum: boolean;
+  readonly hash: HashAlgo;
+  readonly json: boolean;
+  /** `--modify-window` in ms; null = auto (the coarser step of what the two filesystems keep). */
+  readonly modifyWindowMs: number | null;
+}
+
+/** The `check` subcommand (no parsing, no side effects); `onRun` receives its options when it is the command given. */
+export function checkCommand(out: (s: string) => void, onRun: (raw: CheckRawOptions) => void): Command {
+  const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+  return new Command('check')
+    .description('report the differences between the source and the replica; change nothing (exit 0 identical, 1 differences, 2 incomplete)')
+    .option('-s, --source <dir>', 'the source folder (required)')
+    .option('-r, --replica <dir>', 'the replica folder (required)')
+    .option('--exclude <pattern>', 'gitignore-syntax pattern relative to the source root (repeatable)', collect)
+    .option('--exclude-from <file>', 'read exclude patterns from a file, one a line (repeatable)', collect)
+    .option('--checksum', 'also compare the content of every file present on both sides')
+    .addOption(new Option('--hash <algo>', 'content hash').choices(['sha256', 'md5']).default('sha256'))
+    .option('--json', 'one JSON object a line instead of +/-/~ lines')
+    .option('--modify-window <duration>', 'mtimes closer than this are equal: auto (what the filesystems keep), 0, 1s, 500ms', 'auto')
+    .helpOption('-h, --help', 'show this help')
+    .exitOverride()
+    .configureOutput({ writeOut: out, writeErr: () => undefined, outputError: () => undefined })
+    .allowExcessArguments(false)
+    .action(function (this: Command) {
+      onRun(this.opts<CheckRawOptions>());
+    });
+}
+
+/** Validates `check`'s options (reading --exclude-from files); every problem is a UsageError naming the option. */
+export async function buildCheckConfig(raw: CheckRawOptions): Promise<CheckConfig> {
+  if (!raw.source) throw new UsageError('--source is required');
+  if (!raw.replica) throw new UsageError('--replica is required');
+  const source = path.resolve(raw.source);
+  const replica = path.resolve(raw.replica);
+  if (isInside(replica, source) || isInside(source, replica)) {
+    throw new UsageError(`--source ${JSON.stringify(raw.source)} and --replica ${JSON.stringify(raw.replica)} are nested in one another`);
+  }
+  const hash = raw.hash ?? 'sha256';
+  if (hash !== 'sha256' && hash !== 'md5') throw new UsageError(`--hash ${JSON.stringify(hash)}: expected sha256 or md5`);
+  const extra: string[] = [];
+  for (const f of raw.excludeFrom ?? []) extra.push(...(await readPatternFile(f)));
+  return Object.freeze({
+    source,
+    replica,
+    excludes: Object.freeze([...(raw.exclude ?? []), ...extra]),
+    checksum: raw.checksum === true,
+    hash,
+    json: raw.json === true,
+    modifyWindowMs: parseWindow(raw.modifyWindow ?? 'auto'),
+  });
+}

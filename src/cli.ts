@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { type CheckConfig, type CheckRawOptions, buildCheckConfig, checkCommand } from './check/command.js';
 import { type Config, LOG_LEVELS, type RawOptions, buildConfig } from './config.js';
 import { UsageError } from './errors.js';
+import { NOTIFY_ON } from './notify/options.js';
 import { readPatternFile } from './sync/filter.js';
 
 /** What the command line asks for: a run with a Config, or an exit (help, version). */
@@ -42,6 +43,11 @@ export function program(out: (s: string) => void, onCheck: (raw: CheckRawOptions
     .option('--jobs <n>', 'parallel file operations (default: 8)')
     .option('--modify-window <duration>', 'mtimes closer than this are equal: auto (what the filesystems keep, e.g. 2s on FAT), 0, 1s, 500ms', 'auto')
     .addOption(new Option('--log-level <level>', 'log level').choices([...LOG_LEVELS]).default('info'))
+    .option('--notify-cmd <command>', 'run this shell command (/bin/sh -c) after a pass that matches --notify-on; the pass summary on its stdin')
+    .option('--mail-to <addresses>', 'mail a pass report to these comma-separated addresses after a pass that matches --notify-on')
+    .option('--mail-from <address>', 'the sender of those mails (default: foldersync@<hostname>)')
+    .option('--smtp <url>', 'the mail server: smtp://host[:port] (STARTTLS when offered) or smtps://host[:port] (default: smtp://localhost:25)')
+    .addOption(new Option('--notify-on <when>', 'which passes to report: errors (errors or a refusal), changes, always').choices([...NOTIFY_ON]).default('errors'))
     .helpOption('-h, --help', 'show this help')
     .exitOverride()
     .configureOutput({

@@ -2,6 +2,7 @@ import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError, describe, errCode } from './errors.js';
 import { parseDuration, parseWindow } from './duration.js';
+import { type NotifyRawOptions, type NotifySettings, parseNotify } from './notify/options.js';
 import { defaultHashThreads } from './sync/hash-pool.js';
 import { defaultRecordPath } from './sync/record.js';
 import type { HashAlgo } from './sync/types.js';
@@ -48,10 +49,12 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** `--modify-window` in ms; null = auto (the coarser step of what the two filesystems keep). */
   readonly modifyWindowMs: number | null;
+  /** Where pass reports go (`--notify-cmd`, `--mail-to`…); null when nowhere. */
+  readonly notify: NotifySettings | null;
 }
 
 /** Raw option values as commander hands them over. */
-export interface RawOptions {
+export interface RawOptions extends NotifyRawOptions {
   source?: string;
   replica?: string;
   interval?: string;
@@ -155,6 +158,7 @@ export function buildConfig(raw: RawOptions, extraExcludes: readonly string[] = 
     jobs,
     logLevel: levelText as LogLevel,
     modifyWindowMs,
+    notify: parseNotify(raw),
   });
 }
 

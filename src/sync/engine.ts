@@ -16,7 +16,7 @@ import { EXACT_RULES, type FsRules, autoWindowMs, nameFolding } from './fs-rules
 import { type Refusal, type RootId, emptySource, sourceVanished, tooManyDeletes } from './guards.js';
 import { renumbered } from './identity.js';
 import { RecordLearner } from './record-learning.js';
-import { Tally } from './tally.js';
+import { Tally, type TallySink } from './tally.js';
 import { caseConflicts, dropSubtrees, findUnplaceable } from './placeable.js';
 import type { HashPool } from './hash-pool.js';
 import { type Marched, ReplicaUnlistable, type SettleRules, march } from './march.js';
@@ -51,6 +51,8 @@ export interface EngineDeps {
   readonly log: Logger;
   readonly store: RecordStore | null;
   readonly pool: HashPool;
+  /** Hears of every change and error the pass's tally counts (for notifications). */
+  readonly sink?: TallySink;
 }
 
 /** What a pass settles before listing: the replica's traits and what to list. */
@@ -109,7 +111,7 @@ class Pass {
     private readonly req: PassRequest,
     private readonly known: KnownFilesystems,
   ) {
-    this.tally = new Tally(d.log, s.dryRun);
+    this.tally = new Tally(d.log, s.dryRun, d.sink);
     const pass = this;
     this.writer = new LocalReplica(s.replica, {
       source: s.source,
@@ -557,7 +559,10 @@ class Pass {
   /** Ends the pass before it changed anything, with the refusal's one line. */
   private refuse(r: Refusal): PassReport {
     if (r.outcome === 'errors') this.tally.error({ path: r.path }, r.message);
-    else this.d.log.error({ path: r.path }, r.message);
+    else {
+      this.d.log.error({ path: r.path }, r.message);
+      this.d.sink?.error(r.message);
+    }
     return this.finish(r.outcome, r.reason);
   }
 

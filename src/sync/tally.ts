@@ -11,6 +11,12 @@ export interface ErrorFields {
   readonly err?: string;
 }
 
+/** Who else hears of each change and error the tally counts (a notification's bounded list). */
+export interface TallySink {
+  change(line: string): void;
+  error(line: string): void;
+}
+
 /**
  * A pass's counts and the log lines that go with them. Every per-path failure goes through
  * `error` (counted and logged in one place, restic's `arch.error`), and every change through
@@ -22,12 +28,14 @@ export class Tally {
   constructor(
     private readonly log: Logger,
     private readonly dryRun: boolean,
+    private readonly sink?: TallySink,
   ) {}
 
   /** The one error hook: one more error, and one line at level error. */
   error(fields: ErrorFields, message: string): void {
     this.counts.errors++;
     this.log.error(fields, message);
+    this.sink?.error(message);
   }
 
   /** A change to the replica (made, or planned in a dry run): counted under its name, one line. Set-asides are not changes. */
@@ -39,7 +47,9 @@ export class Tally {
     }
     this.counts[name]++;
     this.counts.bytes += bytes;
-    this.log.info({ action: name, ...shownPaths(a), ...(bytes ? { bytes } : {}), ...(this.dryRun ? { dryRun: true } : {}) }, describeAction(a, this.dryRun));
+    const line = describeAction(a, this.dryRun);
+    this.log.info({ action: name, ...shownPaths(a), ...(bytes ? { bytes } : {}), ...(this.dryRun ? { dryRun: true } : {}) }, line);
+    this.sink?.change(line);
   }
 
   /** A file read whole to hash it. */

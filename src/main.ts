@@ -102,7 +102,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     return EXIT.errors;
   } finally {
     // What a notification still has to say is said before the exit (each bounded).
-    await notifier?.close();
+    await notifier?.close(stop?.hard.aborted === true);
     stop?.dispose();
     await pool.close();
     await lock?.release();

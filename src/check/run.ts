@@ -42,7 +42,7 @@ export async function runCheck(config: CheckConfig, output: CheckOutput = proces
         source,
         replica,
         filter: filter.empty ? undefined : filter,
-        rules: { windowMs: Number.isFinite(windowMs) ? windowMs : 0, modes: rt.modes && st.modes },
+        rules: { windowMs: Number.isFinite(windowMs) ? windowMs : 0, modes: rt.modes },
         checksum: config.checksum ? config.hash : null,
         // Two hashes per pair run together: one pair per core keeps every core busy.
         hashConcurrency: Math.max(1, Math.ceil(defaultHashThreads() / 2)),

@@ -26,10 +26,11 @@ export function hookEnv(s: PassSummary): Record<string, string> {
 
 /**
  * Runs `cmd` with /bin/sh -c, the summary as one JSON line on its stdin and the FOLDERSYNC_*
- * variables in its environment. It runs in its own process group, so at the bound the shell
- * and everything it started are killed together. Never throws: a failure is a result.
+ * variables in its environment. It runs in its own process group, so at the bound (or when
+ * `signal` fires: a hard stop) the shell and everything it started are killed together. Never
+ * throws: a failure is a result.
  */
-export function runHook(cmd: string, summary: PassSummary, timeoutMs = HOOK_TIMEOUT_MS): Promise<HookResult> {
+export function runHook(cmd: string, summary: PassSummary, timeoutMs = HOOK_TIMEOUT_MS, signal?: AbortSignal): Promise<HookResult> {
   return new Promise((resolve) => {
     let settled = false;
     let stderr = '';
@@ -45,14 +46,18 @@ export function runHook(cmd: string, summary: PassSummary, timeoutMs = HOOK_TIME
       detached: true,
       env: { ...process.env, ...hookEnv(summary) },
     });
-    const timer = setTimeout(() => {
-      timedOut = true;
+    const killAll = (): void => {
       try {
         process.kill(-child.pid!, 'SIGKILL');
       } catch {
         child.kill('SIGKILL');
       }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killAll();
     }, timeoutMs);
+    signal?.addEventListener('abort', killAll, { once: true });
     child.on('error', (err) => done({ ok: false, reason: describe(err) }));
     child.stderr!.on('data', (d: Buffer) => {
       if (stderr.length < STDERR_KEPT) stderr += d.toString('utf8');
@@ -69,6 +74,7 @@ export function runHook(cmd: string, summary: PassSummary, timeoutMs = HOOK_TIME
       setTimeout(finish, 200).unref();
     });
     child.on('close', finish);
+    child.on('close', () => signal?.removeEventListener('abort', killAll));
   });
 }
 

@@ -43,11 +43,16 @@ export class Mailbox {
     this.schedule();
   }
 
-  /** Sends what is pending (throttle or not) once what is in flight is done, unless the last try just failed; no more mails after. */
-  async close(): Promise<void> {
+  /**
+   * Sends what is pending (throttle or not) once what is in flight is done, unless the last try
+   * just failed or `hurry` (a hard stop) says to send nothing more; no more mails after.
+   */
+  async close(hurry = false): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
     this.timer = undefined;
+    // A hard stop does not wait for a mail server that may take its time to answer.
+    if (hurry) return;
     await this.sending;
     // A mail that just failed is not tried again on the way out: the server was just found down.
     if (!this.pending.empty && !this.held) await this.sendPending();

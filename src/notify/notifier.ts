@@ -27,6 +27,8 @@ export interface NotifierDeps {
  */
 export class Notifier {
   private hooks: Promise<void> = Promise.resolve();
+  /** Fires on a hard stop: running commands are killed, queued ones skipped. */
+  private readonly hurry = new AbortController();
   private readonly mailbox: Mailbox | null;
 
   constructor(
@@ -57,7 +59,8 @@ export class Notifier {
     const cmd = this.s.cmd;
     if (cmd !== null) {
       this.hooks = this.hooks.then(async () => {
-        const r = await runHook(cmd, summary, this.d.hookTimeoutMs ?? HOOK_TIMEOUT_MS);
+        if (this.hurry.signal.aborted) return;
+        const r = await runHook(cmd, summary, this.d.hookTimeoutMs ?? HOOK_TIMEOUT_MS, this.hurry.signal);
         if (r.ok) this.d.log.debug({ job: this.job.job }, 'notify command done');
         else this.d.log.error({ job: this.job.job, op: 'notify-cmd', err: r.reason }, `the notify command failed: ${r.reason}`);
       });
@@ -65,9 +68,13 @@ export class Notifier {
     this.mailbox?.add(report.reason ? { summary, reason: report.reason } : { summary }, lines);
   }
 
-  /** Waits for running commands and sends the mail still pending (each bounded). */
-  async close(): Promise<void> {
-    await Promise.all([this.hooks, this.mailbox?.close()]);
+  /**
+   * Waits for running commands and sends the mail still pending (each bounded); with `hurry`
+   * (a hard stop) kills the commands and sends nothing more.
+   */
+  async close(hurry = false): Promise<void> {
+    if (hurry) this.hurry.abort();
+    await Promise.all([this.hooks, this.mailbox?.close(hurry)]);
   }
 
   private async mail(transport: MailTransport, digest: Digest): Promise<void> {

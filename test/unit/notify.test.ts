@@ -110,6 +110,26 @@ describe('runHook', () => {
   });
 });
 
+describe('Notifier', () => {
+  it('a graceful close waits for a running command; a hard one kills it at once', async () => {
+    const t = tempDir('fs-notifier-');
+    const { log } = captured();
+    const settings = { on: 'always', mailTo: [], mailFrom: 'fs@example.org', smtp: { host: '127.0.0.1', port: 25, secure: false } } as const;
+    const done = path.join(t, 'done');
+    const gentle = new Notifier({ ...settings, cmd: `sleep 0.3; touch '${done}'` }, JOB, { log });
+    gentle.afterPass(report(), { changes: [], moreChanges: 0, errors: [], moreErrors: 0 });
+    await gentle.close();
+    expect(readFileSync(done, 'utf8')).toBe('');
+
+    const hard = new Notifier({ ...settings, cmd: 'sleep 30' }, JOB, { log });
+    hard.afterPass(report(), { changes: [], moreChanges: 0, errors: [], moreErrors: 0 });
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    await hard.close(true);
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+});
+
 describe('the mail', () => {
   it('lists the first 1,000 changes and errors, then how many more; subject with job, outcome and counts', () => {
     const lines = new PassLines();

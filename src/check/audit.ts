@@ -87,8 +87,11 @@ export async function audit(inp: AuditInput): Promise<AuditCounts> {
       src.push(...taken.items);
     }
     const rep: Listed[] = [];
+    if (rl) for (const i of rl.issues) issue({ ...i, side: 'replica' });
+    // A folder one side could not list says nothing of what it holds: the other side's
+    // entries there are neither missing nor extra, only unchecked (the issue says so).
+    if (sl?.issues.some((i) => i.path === dir) || rl?.issues.some((i) => i.path === dir)) return [];
     if (rl) {
-      for (const i of rl.issues) issue({ ...i, side: 'replica' });
       for (const it of rl.items) if (!inp.filter?.excluded(it.e.path, it.e.kind === 'dir' && !it.special)) rep.push(it);
       rep.sort((a, b) => cmp(a.name, b.name));
     }

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { describe } from '../errors.js';
 import { makeFilter } from '../sync/filter.js';
 import { autoWindowMs } from '../sync/fs-rules.js';
-import { HashPool, defaultHashThreads } from '../sync/hash-pool.js';
+import { HashPool } from '../sync/hash-pool.js';
 import { type AuditCounts, type AuditIssue, audit } from './audit.js';
 import type { CheckConfig } from './command.js';
 import { jsonLine, shownPath, summaryLine, textLine } from './format.js';
@@ -18,6 +18,9 @@ export interface CheckOutput {
   /** Writes out anything gathered. */
   flush(): void;
 }
+
+/** File pairs hashed at once; the worker pool (one thread per core) takes them as it can. */
+const HASHES_IN_FLIGHT = 8;
 
 /** Stdout writes gathered up to this size: a check of a much-changed tree prints thousands of lines. */
 const OUT_BATCH = 16 * 1024;
@@ -44,8 +47,9 @@ export async function runCheck(config: CheckConfig, output: CheckOutput = proces
         filter: filter.empty ? undefined : filter,
         rules: { windowMs: Number.isFinite(windowMs) ? windowMs : 0, modes: rt.modes },
         checksum: config.checksum ? config.hash : null,
-        // Two hashes per pair run together: one pair per core keeps every core busy.
-        hashConcurrency: Math.max(1, Math.ceil(defaultHashThreads() / 2)),
+        // Pairs in flight (two hashes each): more than the workers, so none waits for the next
+        // small file's round trip; as many as a pass keeps in flight.
+        hashConcurrency: HASHES_IN_FLIGHT,
         onFinding: (f) => output.out(config.json ? jsonLine(f) : textLine(f)),
         onIssue: (i) => output.err(issueLine(i)),
       });

@@ -7,8 +7,7 @@ import { UsageError, describe, unreachable } from './errors.js';
 import { LockedError, acquireLock, type Lock } from './lock.js';
 import { type Logging, createLogging } from './logger.js';
 import { runSchedule } from './scheduler.js';
-import { Notifier } from './notify/notifier.js';
-import { PassLines } from './notify/pass-lines.js';
+import { type JobNotifications, jobNotifications } from './notify/for-job.js';
 import { installStop, type StopControl } from './stop.js';
 import { createEngine } from './sync/engine.js';
 import { HashPool } from './sync/hash-pool.js';
@@ -63,7 +62,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   let lock: Lock | undefined;
   const pool = new HashPool();
   let stop: StopControl | undefined;
-  let notifier: Notifier | undefined;
+  let notes: JobNotifications | undefined;
   try {
     // Signals are ours from the start: a SIGTERM while the record loads is a graceful stop too.
     stop = installStop({
@@ -75,16 +74,15 @@ export async function run(argv: readonly string[]): Promise<number> {
     const { store, warning, info } = await RecordStore.load(config.statePath, config.source, config.replica);
     if (warning) logging.log.warn({ path: config.statePath }, warning);
     if (info) logging.log.info({ path: config.statePath }, info);
-    const lines = new PassLines();
-    const engine = createEngine(config, { log: logging.log, store, pool, sink: lines });
     // Without --config the one job is named after the replica folder.
     const job = { job: path.basename(config.replica), source: config.source, replica: config.replica };
-    if (config.notify) notifier = new Notifier(config.notify, job, { log: logging.log });
+    if (config.notify) notes = jobNotifications(config.notify, job, logging.log);
+    const engine = createEngine(config, { log: logging.log, store, pool, ...(notes ? { sink: notes.sink } : {}) });
     const hard = stop.hard;
     const runOne = async (scope?: ScanScope): Promise<PassReport> => {
       try {
         const report = await engine.runPass({ signal: hard, ...(scope ? { scope } : {}) });
-        notifier?.afterPass(report, lines.take());
+        notes?.afterPass(report);
         return report;
       } finally {
         // Every pass's lines reach the file when it ends, not when 4 KB have piled up.
@@ -102,7 +100,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     return EXIT.errors;
   } finally {
     // What a notification still has to say is said before the exit (each bounded).
-    await notifier?.close(stop?.hard.aborted === true);
+    await notes?.close(stop?.hard.aborted === true);
     stop?.dispose();
     await pool.close();
     await lock?.release();

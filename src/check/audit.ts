@@ -49,7 +49,6 @@ export interface AuditCounts {
 
 /** A name of one folder with its entry on each side (a replica fifo or socket is `special`). */
 interface Pair {
-  readonly name: string;
   readonly s: Entry | undefined;
   readonly r: Entry | undefined;
   readonly rSpecial: boolean;
@@ -104,7 +103,7 @@ export async function audit(inp: AuditInput): Promise<AuditCounts> {
       const a = src[i];
       const b = rep[j];
       const order = a === undefined ? 1 : b === undefined ? -1 : cmp(a.name, b.name);
-      pairs.push({ name: (order <= 0 ? a : b)!.name, s: order <= 0 ? a!.e : undefined, r: order >= 0 ? b!.e : undefined, rSpecial: order >= 0 && b!.special === true });
+      pairs.push({ s: order <= 0 ? a!.e : undefined, r: order >= 0 ? b!.e : undefined, rSpecial: order >= 0 && b!.special === true });
       if (order <= 0) i++;
       if (order >= 0) j++;
     }

@@ -2,10 +2,14 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { type Config, LOG_LEVELS, type RawOptions, buildConfig } from './config.js';
 import { UsageError } from './errors.js';
+import { type JobsRequest, jobsRequest } from './jobs/request.js';
 import { readPatternFile } from './sync/filter.js';
 
-/** What the command line asks for: a run with a Config, or an exit (help, version). */
-export type CliOutcome = { readonly kind: 'run'; readonly config: Config } | { readonly kind: 'exit'; readonly code: number };
+/** What the command line asks for: a run with a Config, a run of a config file's jobs, or an exit (help, version). */
+export type CliOutcome =
+  | { readonly kind: 'run'; readonly config: Config; readonly statusFile?: string }
+  | ({ readonly kind: 'jobs' } & JobsRequest)
+  | { readonly kind: 'exit'; readonly code: number };
 
 /** The package version, read once from package.json. */
 export function version(): string {
@@ -38,6 +42,9 @@ export function program(out: (s: string) => void): Command {
     .option('--jobs <n>', 'parallel file operations (default: 8)')
     .option('--modify-window <duration>', 'mtimes closer than this are equal: auto (what the filesystems keep, e.g. 2s on FAT), 0, 1s, 500ms', 'auto')
     .addOption(new Option('--log-level <level>', 'log level').choices([...LOG_LEVELS]).default('info'))
+    .option('--config <file>', 'run the jobs of a YAML config file instead of one -s/-r pair')
+    .option('--job <name>', 'with --config: only this job (repeatable)', collect)
+    .option('--status-file <file>', 'after every pass, write the status of every job (JSON; Prometheus text if it ends in .prom)')
     .helpOption('-h, --help', 'show this help')
     .exitOverride()
     .configureOutput({
@@ -63,7 +70,15 @@ export async function parseCli(argv: readonly string[], out: (s: string) => void
     throw err;
   }
   const raw = cmd.opts<RawOptions>();
+  const jobs = jobsRequest(cmd);
+  if (jobs) return { kind: 'jobs', ...jobs };
+  const statusFile = cmd.getOptionValue('statusFile') as string | undefined;
+  return { kind: 'run', config: await configFromRaw(raw), ...(statusFile ? { statusFile } : {}) };
+}
+
+/** Reads the --exclude-from files and validates raw options into a Config (the command line's and every job's one path). */
+export async function configFromRaw(raw: RawOptions): Promise<Config> {
   const extra: string[] = [];
   for (const f of raw.excludeFrom ?? []) extra.push(...(await readPatternFile(f)));
-  return { kind: 'run', config: buildConfig(raw, extra) };
+  return buildConfig(raw, extra);
 }

@@ -10,7 +10,7 @@ import { ThreadedTree } from '../trees/threaded.js';
 import { type FsTraits, observedResolutionMs } from '../trees/probe.js';
 import { sameVersion } from './copy.js';
 import { InFlight } from './in-flight.js';
-import { type ActionResult, execute } from './execute.js';
+import { type ActionResult, type Gate, execute } from './execute.js';
 import { type Filter, makeFilter } from './filter.js';
 import { EXACT_RULES, type FsRules, autoWindowMs, nameFolding } from './fs-rules.js';
 import { type Refusal, type RootId, emptySource, sourceVanished, tooManyDeletes } from './guards.js';
@@ -51,6 +51,8 @@ export interface EngineDeps {
   readonly log: Logger;
   readonly store: RecordStore | null;
   readonly pool: HashPool;
+  /** The daemon-wide bound on file operations, shared by its jobs. */
+  readonly gate?: Gate;
 }
 
 /** What a pass settles before listing: the replica's traits and what to list. */
@@ -304,6 +306,7 @@ class Pass {
       writer,
       sourceDirs: dirsOf(source),
       jobs: this.s.jobs,
+      ...(this.d.gate ? { gate: this.d.gate } : {}),
       ...(this.req.signal ? { signal: this.req.signal } : {}),
       onResult: (r) => this.onResult(r, replica),
     });
@@ -470,6 +473,7 @@ class Pass {
       writer: this.writer,
       sourceDirs: dirs,
       jobs: this.s.jobs,
+      ...(this.d.gate ? { gate: this.d.gate } : {}),
       ...(this.req.signal ? { signal: this.req.signal } : {}),
       onResult: (r) => this.onResult(r, none),
     });

@@ -1,11 +1,12 @@
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { type Document, LineCounter, type Node, type Pair, isMap, isScalar, parseDocument } from 'yaml';
 import { configFromRaw } from '../cli.js';
 import type { Config, RawOptions } from '../config.js';
 import { UsageError, describe } from '../errors.js';
 import { conflicts } from './conflicts.js';
 import { jobKeys, parseJobArgs, tokensFor } from './options.js';
-import type { JobsRequest } from './request.js';
+import { DAEMON_ONLY, type JobsRequest } from './request.js';
 
 /** Job names: safe in a log line, a file name and a console command. */
 export const JOB_NAME = /^[A-Za-z0-9._-]+$/;
@@ -77,12 +78,12 @@ export async function loadJobsFile(req: JobsRequest): Promise<JobsFile> {
       const line = lineOf(pair.key);
       const opt = keys.get(key);
       if (!opt) {
-        at(line, `${where}key "${key}": `, 'unknown option');
+        at(line, `${where}key "${key}": `, DAEMON_ONLY.has(key) ? 'not an option of a job (give it on the command line)' : 'unknown option');
         continue;
       }
       lines.set(key, line);
       const value: unknown = (pair.value as Node | null)?.toJSON?.() ?? null;
-      const words = tokensFor(opt, value);
+      const words = tokensFor(opt, value, path.dirname(path.resolve(file)));
       if ('problem' in words) {
         at(line, `${where}key "${key}": `, words.problem);
         continue;
@@ -118,6 +119,7 @@ export async function loadJobsFile(req: JobsRequest): Promise<JobsFile> {
     throw new ConfigFileError(problems);
   }
 
+  // `line`: where the job's replica is given, for the problems between jobs.
   const specs: (JobSpec & { readonly line: number })[] = [];
   for (const pair of jobsNode.items) {
     const name = isScalar(pair.key) ? String(pair.key.value) : '';
@@ -134,7 +136,7 @@ export async function loadJobsFile(req: JobsRequest): Promise<JobsFile> {
       delete merged.watch;
     }
     try {
-      specs.push({ name, line, config: await configFromRaw(merged as RawOptions) });
+      specs.push({ name, line: job.lines.get('replica') ?? line, config: await configFromRaw(merged as RawOptions) });
     } catch (err) {
       if (!(err instanceof UsageError)) throw err;
       const key = /--([a-z][a-z0-9-]*)/.exec(err.message)?.[1] ?? '';

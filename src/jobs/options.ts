@@ -1,4 +1,5 @@
 import { homedir } from 'node:os';
+import path from 'node:path';
 import { CommanderError, type Option } from 'commander';
 import { program } from '../cli.js';
 import type { RawOptions } from '../config.js';
@@ -18,21 +19,30 @@ export function jobKeys(): ReadonlyMap<string, Option> {
   return keys;
 }
 
-/** `~` and `~/…` are the home folder, in options whose value is a path (`<dir>`, `<file>`). */
-function expandHome(opt: Option, text: string): string {
+/**
+ * A path value of a config file (options whose value is a `<dir>` or `<file>`): `~` and `~/…` are
+ * the home folder, and a relative path is relative to the file's folder (a daemon's working
+ * folder is `/` under systemd). A remote tree (`host:path`, `sftp://…`) is left as it is.
+ */
+function filePath(opt: Option, text: string, base: string): string {
   if (!/<(dir|file)>/.test(opt.flags)) return text;
   if (text === '~') return homedir();
-  return text.startsWith('~/') ? `${homedir()}${text.slice(1)}` : text;
+  if (text.startsWith('~/')) return `${homedir()}${text.slice(1)}`;
+  if (/^[^/]*:/.test(text) || path.isAbsolute(text)) return text;
+  return path.resolve(base, text);
 }
 
-/** A config-file value as command-line words (`true` → `--watch`), or the reason it cannot be one. */
-export function tokensFor(opt: Option, value: unknown): string[] | { readonly problem: string } {
+/**
+ * A config-file value as command-line words (`true` → `--watch`), or the reason it cannot be
+ * one; relative paths are taken from `base`, the config file's folder.
+ */
+export function tokensFor(opt: Option, value: unknown, base: string): string[] | { readonly problem: string } {
   const flag = opt.long!;
   if (!opt.required && !opt.optional) {
     if (typeof value !== 'boolean') return { problem: 'expected true or false' };
     return value ? [flag] : [];
   }
-  const one = (v: unknown): string | null => (typeof v === 'string' || typeof v === 'number' ? expandHome(opt, String(v)) : null);
+  const one = (v: unknown): string | null => (typeof v === 'string' || typeof v === 'number' ? filePath(opt, String(v), base) : null);
   const list = Array.isArray(value) ? value : [value];
   const out: string[] = [];
   for (const v of list) {

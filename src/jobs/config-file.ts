@@ -88,9 +88,14 @@ export async function loadJobsFile(req: JobsRequest): Promise<JobsFile> {
         at(line, `${where}key "${key}": `, words.problem);
         continue;
       }
+      const attr = opt.attributeName();
+      if (Array.isArray(value) && value.length === 0 && (opt.required || opt.optional)) {
+        // An empty list clears what `defaults` gave.
+        raw[attr] = [];
+        continue;
+      }
       try {
         const one = parseJobArgs(words) as Record<string, unknown>;
-        const attr = opt.attributeName();
         if (Array.isArray(value) && value.length > 1 && !Array.isArray(one[attr])) {
           at(line, `${where}key "${key}": `, 'takes one value, not a list');
           continue;
@@ -129,7 +134,7 @@ export async function loadJobsFile(req: JobsRequest): Promise<JobsFile> {
       continue;
     }
     const job = options(pair.value, `job "${name}", `);
-    const merged: Record<string, unknown> = { ...defaults.raw, ...job.raw, ...req.overrides };
+    const merged = withOverrides({ ...defaults.raw, ...job.raw }, req.overrides);
     if (req.once) {
       // A one-off run of a daemon's file: one pass each, watching means nothing here.
       merged.once = true;
@@ -150,4 +155,17 @@ export async function loadJobsFile(req: JobsRequest): Promise<JobsFile> {
   if (problems.length) throw new ConfigFileError(problems);
   const chosen = req.only.length ? req.only.map((n) => byName.get(n)!) : specs;
   return { specs: chosen.map(({ name, config }) => ({ name, config })), defaults: defaults.raw };
+}
+
+/**
+ * A job's options with the command line's over them: a single value replaces the file's, a list
+ * (`--exclude`) adds to it.
+ */
+export function withOverrides(raw: RawOptions, overrides: RawOptions): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...raw };
+  for (const [k, v] of Object.entries(overrides)) {
+    const had = out[k];
+    out[k] = Array.isArray(v) && Array.isArray(had) ? [...had, ...v] : v;
+  }
+  return out;
 }

@@ -6,7 +6,7 @@ import { describe } from '../errors.js';
 import { EXIT } from '../exit.js';
 import { installStop } from '../stop.js';
 import { HashPool } from '../sync/hash-pool.js';
-import { ConfigFileError, type JobsFile, loadJobsFile } from './config-file.js';
+import { ConfigFileError, type JobsFile, loadJobsFile, withOverrides } from './config-file.js';
 import { Daemon } from './daemon.js';
 import { LoggingSet } from './loggings.js';
 import { parseJobArgs } from './options.js';
@@ -65,7 +65,7 @@ export async function runJobs(req: JobsRequest): Promise<number> {
       loggings,
       log,
       ...(req.statusFile ? { statusFile: req.statusFile } : {}),
-      buildJob: (words) => configFromRaw({ ...defaults, ...parseJobArgs(words), ...req.overrides }),
+      buildJob: (words) => configFromRaw(withOverrides({ ...defaults, ...parseJobArgs(words) }, req.overrides)),
     });
     if (req.once) return await d.once(file.specs);
     reload = () => {

@@ -143,7 +143,8 @@ export async function runCtl(args: readonly string[], out: (s: string) => void, 
     }
     socket = path.join(dir, found[0]!);
   }
-  const line = rest.map((w) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `"${w.replace(/(["\\])/g, '\\$1')}"`)).join(' ');
+  // The console splits words as a shell does with quotes (no backslash escapes).
+  const line = rest.map((w) => (/^[\w@%+=:,./-]+$/.test(w) ? w : w.includes('"') ? `'${w}'` : `"${w}"`)).join(' ');
   let reply: string;
   try {
     reply = await ask(socket, line);

@@ -227,6 +227,27 @@ describe('a daemon of three jobs', () => {
   });
 });
 
+describe('a single -s/-r daemon', () => {
+  it('is one job named after its replica folder, with the same console and a Prometheus status file', async () => {
+    const t = setup();
+    const prom = path.join(t.home, 'foldersync.prom');
+    const s = spawnCli(['-s', t.at('a'), '-r', t.at('backup'), '-i', '1h', '--status-file', prom], { home: t.home, stdin: 'pipe' });
+    running.push(s);
+    await s.waitFor(/pass complete/, 15_000);
+    expect(await type(s, 'status', /^backup .*\n/m)).toMatch(/^backup +idle +(now|\d+s ago) +ok +1 +in (59m|1h)$/m);
+    await until(() => existsSync(prom), 5_000, 'the status file');
+    const text = readFileSync(prom, 'utf8');
+    expect(text).toMatch(/^foldersync_last_success_timestamp_seconds\{job="backup"\} \d{10}(\.\d+)?$/m);
+    expect(text).toMatch(/^foldersync_last_pass_changes\{job="backup",action="copy"\} 1$/m);
+    // The log lines of the single job are as they always were (no "job" field).
+    expect(s.stdout()).toMatch(/^copy x$/m);
+    const ctl = await runCli(['ctl', 'sync'], { home: t.home });
+    expect(ctl).toMatchObject({ code: 0, stdout: 'pass started: backup\n' });
+    s.child.stdin?.write('q\n');
+    expect(await s.exited(15_000)).toBe(0);
+  });
+});
+
 describe('--config --once', () => {
   it('one pass of each job; the exit status is the most severe (4 > 3 > 0)', async () => {
     const t = setup();

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { type Config, LOG_LEVELS, type RawOptions, buildConfig } from './config.js';
 import { UsageError } from './errors.js';
+import { HELP_EXAMPLES } from './help-examples.js';
 import { type JobsRequest, jobsRequest } from './jobs/request.js';
 import { readPatternFile } from './sync/filter.js';
 
@@ -46,6 +47,7 @@ export function program(out: (s: string) => void): Command {
     .option('--job <name>', 'with --config: only this job (repeatable)', collect)
     .option('--status-file <file>', 'after every pass, write the status of every job (JSON; Prometheus text if it ends in .prom)')
     .helpOption('-h, --help', 'show this help')
+    .addHelpText('after', HELP_EXAMPLES)
     .exitOverride()
     .configureOutput({
       writeOut: out,

@@ -8,6 +8,15 @@ import { type Reply, runLine, type Steering } from './console.js';
 import { describe, errCode } from './errors.js';
 import { EXIT } from './exit.js';
 
+/** `foldersync ctl --help`. */
+const CTL_USAGE = `foldersync ctl [--config FILE | --socket PATH] COMMAND...
+Sends one console command (status, sync [JOB...], pause [JOB...], resume [JOB...],
+add NAME -s SRC -r DST [options], remove NAME, help, quit) to a running daemon.
+--config FILE   the daemon running that config file
+--socket PATH   the daemon listening on that socket
+Without either: the one daemon whose socket is in $XDG_RUNTIME_DIR/foldersync
+(/run/foldersync for root).`;
+
 /** How long `ctl` waits for a daemon's reply. */
 const CTL_TIMEOUT_MS = 10_000;
 
@@ -110,13 +119,17 @@ function answers(file: string): Promise<boolean> {
  * in socketDir(). Exit 0 when the command was done, 1 when the daemon refused it, 2 when no daemon answers.
  */
 export async function runCtl(args: readonly string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  if (args[0] === '-h' || args[0] === '--help') {
+    out(`${CTL_USAGE}\n`);
+    return EXIT.ok;
+  }
   let socket: string | undefined;
   const rest = [...args];
   while (rest[0]?.startsWith('-')) {
     const flag = rest.shift()!;
     const value = rest.shift();
     if (value === undefined || (flag !== '--config' && flag !== '--socket')) {
-      err(`foldersync ctl: ${value === undefined ? `${flag} needs a value` : `unknown option ${flag}`} (usage: foldersync ctl [--config FILE | --socket PATH] COMMAND...)\n`);
+      err(`foldersync ctl: ${value === undefined ? `${flag} needs a value` : `unknown option ${flag}`} (usage: ${CTL_USAGE.split('\n')[0]})\n`);
       return EXIT.usage;
     }
     socket = flag === '--config' ? socketPath({ configFile: value }) : path.resolve(value);

@@ -54,13 +54,15 @@ const passes = () => {
     return 0;
   }
 };
+/** @param {number} ms */
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const rssMB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))[1]) / 1024;
+const rssMB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1]) / 1024;
 const cpuS = () => {
   const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) / 100; // clock ticks: 100 a second on Linux
 };
+/** @param {number} n @param {string} label */
 async function waitPasses(n, label) {
   const t0 = Date.now();
   while (passes() < n) {
@@ -69,6 +71,7 @@ async function waitPasses(n, label) {
   }
   return (Date.now() - t0) / 1000;
 }
+/** @param {string} label */
 async function idle(label) {
   await sleep(3_000); // hash workers exit when idle (2 s); let the heap settle
   const rss0 = rssMB();

@@ -62,7 +62,15 @@ export class Daemon implements Steering {
   /** One pass of each job at once (`--once`): the most severe exit code among them. */
   async once(specs: readonly JobSpec[]): Promise<number> {
     this.gate.concurrency = Math.max(1, ...specs.map((s) => s.config.jobs));
-    const codes = await Promise.all(specs.map((s) => this.makeJob(s, { tagged: true }).job.once()));
+    const runs = specs.map((s) => {
+      const { job } = this.makeJob(s, { tagged: true });
+      const code = job.once();
+      // Registered like a daemon's jobs, so that --status-file lists them.
+      this.jobs.set(s.name, { job, origin: 'file', done: code.then(() => undefined) });
+      return code;
+    });
+    const codes = await Promise.all(runs);
+    this.writeStatus();
     return worstCode(codes);
   }
 
@@ -122,6 +130,7 @@ export class Daemon implements Steering {
     } catch (err) {
       return { ok: false, text: `add ${name}: ${err instanceof UsageError ? err.message : describe(err)}` };
     }
+    // Checked again: another `add` of that name (from ctl) may have finished meanwhile.
     if (this.jobs.has(name)) return { ok: false, text: `add ${name}: there is already a job named ${name}` };
     const clash = this.clash({ name, config });
     if (clash) return { ok: false, text: `add ${name}: --replica ${clash}` };

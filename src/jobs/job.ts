@@ -74,6 +74,8 @@ export class Job implements Nudges {
   private last: LastPass | null = null;
   private lastSuccessAt: number | null = null;
   private problem: JobStatus['problem'] = null;
+  /** The error behind `problem`: its exit code for --once. */
+  private problemError: unknown;
   private nextAt: number | null = null;
 
   constructor(
@@ -167,8 +169,6 @@ export class Job implements Nudges {
       nextPassAt: this.paused ? null : this.nextAt,
     };
   }
-
-  private problemError: unknown;
 
   /** The scheduler's pass: skipped while paused (unless asked for); a nudge scans what changed. */
   private async scheduled(kind: 'interval' | 'nudge'): Promise<PassReport | undefined> {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, readdirSync, realpathSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, realpathSync, unlinkSync } from 'node:fs';
 import { type Server, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -63,6 +63,7 @@ export interface CtlServer {
 export async function serveCtl(file: string, steering: Steering): Promise<CtlServer> {
   const dir = path.dirname(file);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  ownerOnly(dir);
   if (await answers(file)) throw new Error(`another foldersync daemon listens on ${file}`);
   try {
     unlinkSync(file);
@@ -99,6 +100,18 @@ export async function serveCtl(file: string, steering: Steering): Promise<CtlSer
       }
     },
   };
+}
+
+/**
+ * The socket folder must be ours and closed to others: in a shared temp folder someone else could
+ * have made it first, to listen in or to answer in our place.
+ */
+function ownerOnly(dir: string): void {
+  const st = lstatSync(dir);
+  const uid = process.getuid?.();
+  if (!st.isDirectory()) throw new Error(`${dir} is not a folder`);
+  if (uid !== undefined && st.uid !== uid) throw new Error(`${dir} belongs to another user (uid ${st.uid})`);
+  if ((st.mode & 0o077) !== 0) chmodSync(dir, 0o700);
 }
 
 /** True when a live daemon accepts connections on this socket. */

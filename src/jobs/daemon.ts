@@ -76,7 +76,8 @@ export class Daemon implements Steering {
 
   private makeJob(spec: JobSpec, opts: { readonly tagged: boolean; readonly opened?: Opened }): { job: Job; log: Logger } {
     const c = spec.config;
-    const logging = this.d.loggings.get(c.logDir, c.logLevel);
+    // A dry run writes nothing anywhere, its log file included.
+    const logging = this.d.loggings.get(c.dryRun ? null : c.logDir, c.logLevel);
     const log = opts.tagged ? logging.log.child({ job: spec.name }) : logging.log;
     const job = new Job(spec.name, c, {
       pool: this.d.pool,

@@ -45,7 +45,7 @@ export async function runJobs(req: JobsRequest): Promise<number> {
   const loggings = new LoggingSet();
   const first = file.specs[0]!.config;
   // The daemon's own lines go with the first job's: a config file usually sets log-dir in `defaults`.
-  const log = loggings.get(first.logDir, first.logLevel).log;
+  const log = loggings.get(first.dryRun ? null : first.logDir, first.logLevel).log;
   const pool = new HashPool();
   let reloading = Promise.resolve();
   let reload = (): void => undefined;

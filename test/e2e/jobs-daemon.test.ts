@@ -243,8 +243,24 @@ describe('a single -s/-r daemon', () => {
     expect(s.stdout()).toMatch(/^copy x$/m);
     const ctl = await runCli(['ctl', 'sync'], { home: t.home });
     expect(ctl).toMatchObject({ code: 0, stdout: 'pass started: backup\n' });
+
+    // A second daemon: ctl must be told which one.
+    const second = spawnCli(['-s', t.at('b'), '-r', t.at('other'), '-i', '1h'], { home: t.home, stdin: 'pipe' });
+    running.push(second);
+    await second.waitFor(/pass complete/, 15_000);
+    const dir = path.join(t.home, 'run', 'foldersync');
+    const both = await runCli(['ctl', 'status'], { home: t.home });
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/^foldersync ctl: several daemons are running \(backup-\w+\.sock, other-\w+\.sock in .*\); name one with --config FILE or --socket PATH\n$/);
+    const sock = readdirSync(dir).find((n) => n.startsWith('other-'))!;
+    const one = await runCli(['ctl', '--socket', path.join(dir, sock), 'status'], { home: t.home });
+    expect(one.code).toBe(0);
+    expect(one.stdout).toMatch(/^other +idle /m);
+    expect(one.stdout).not.toMatch(/^backup /m);
+    second.child.stdin?.write('quit\n');
     s.child.stdin?.write('q\n');
     expect(await s.exited(15_000)).toBe(0);
+    expect(await second.exited(15_000)).toBe(0);
   });
 });
 

@@ -111,7 +111,7 @@ async function daemon(
     buildJob: (words) => configFromRaw(parseJobArgs(words)),
   });
   // The lock is already ours (taken before anything ran): the job starts with it.
-  d.start({ name: path.basename(config.replica), config }, 'file', { tagged: false, opened: { lock, runPass: (req) => runOne(req.scope) } });
+  d.start({ name: path.basename(config.replica) || 'replica', config }, 'file', { tagged: false, opened: { lock, runPass: (req) => runOne(req.scope) } });
   const code = await serveDaemon(d, socketPath({ replica: config.replica }), log, process.stdin);
   if (code === EXIT.ok) log.info(`stopped (${stop.reason() ?? 'quit'})`);
   return code;

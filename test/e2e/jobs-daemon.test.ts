@@ -1,8 +1,8 @@
-import { lstatSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Spawned, runCli, spawnCli } from '../helpers/cli.js';
-import { chattrWorks } from '../helpers/privilege.js';
+import { NOBODY, chattrWorks, isRoot } from '../helpers/privilege.js';
 import { cleanupTemps, mirrorDiff, tempDir, writeTree } from '../helpers/tree.js';
 import { spawnSync } from 'node:child_process';
 
@@ -261,6 +261,26 @@ describe('a single -s/-r daemon', () => {
     s.child.stdin?.write('q\n');
     expect(await s.exited(15_000)).toBe(0);
     expect(await second.exited(15_000)).toBe(0);
+  });
+});
+
+if (!isRoot) console.warn('jobs-daemon: not root, so no folder of another user can be made: the socket folder check is not run');
+if (!chattrWorks) console.warn('jobs-daemon: chattr +i does not work here: the --once exit 1 case is not run');
+
+describe('the control socket', () => {
+  it.skipIf(!isRoot)('is not put into a socket folder that another user made; the jobs run anyway', async () => {
+    const t = setup();
+    const dir = path.join(t.home, 'run', 'foldersync');
+    mkdirSync(dir, { recursive: true, mode: 0o777 });
+    chownSync(dir, NOBODY, NOBODY);
+    const s = spawnCli(['-s', t.at('a'), '-r', t.at('ra'), '-i', '1h'], { home: t.home, stdin: 'pipe' });
+    running.push(s);
+    await s.waitFor(/pass complete/, 15_000);
+    expect(s.stderr()).toMatch(new RegExp(`^warning: no control socket, foldersync ctl cannot reach this daemon: ${dir} belongs to another user \\(uid ${NOBODY}\\)$`, 'm'));
+    expect(readdirSync(dir)).toEqual([]);
+    expect(mirrorDiff(t.at('a'), t.at('ra'))).toEqual([]);
+    s.child.stdin?.write('quit\n');
+    expect(await s.exited(15_000)).toBe(0);
   });
 });
 

@@ -20,14 +20,13 @@ export function jobKeys(): ReadonlyMap<string, Option> {
 }
 
 /**
- * A path value of a config file (options whose value is a `<dir>` or `<file>`): `~` and `~/…` are
- * the home folder, and a relative path is relative to the file's folder (a daemon's working
- * folder is `/` under systemd). A remote tree (`host:path`, `sftp://…`) is left as it is.
+ * A path value of a config file (options whose value is a `<dir>` or `<file>`): a relative path
+ * is relative to the file's folder (a daemon's working folder is `/` under systemd). A remote
+ * tree (`host:path`, `sftp://…`) is left as it is.
  */
 function filePath(opt: Option, text: string, base: string): string {
   if (!/<(dir|file)>/.test(opt.flags)) return text;
-  if (text === '~') return homedir();
-  if (text.startsWith('~/')) return `${homedir()}${text.slice(1)}`;
+  if (text === '~' || text.startsWith('~/')) return text; // parseJobArgs expands it
   if (/^[^/]*:/.test(text) || path.isAbsolute(text)) return text;
   return path.resolve(base, text);
 }
@@ -69,5 +68,18 @@ export function parseJobArgs(words: readonly string[]): RawOptions {
     const key = o.long?.slice(2) ?? '';
     if (DAEMON_ONLY.has(key) && cmd.getOptionValueSource(o.attributeName()) === 'cli') throw new UsageError(`--${key} is not an option of a job`);
   }
-  return givenOptions(cmd);
+  const given = givenOptions(cmd) as Record<string, unknown>;
+  // No shell expands `~` in a config file or a console line: do it as one would.
+  for (const o of cmd.options) {
+    const v = given[o.attributeName()];
+    if (!/<(dir|file)>/.test(o.flags) || v === undefined) continue;
+    given[o.attributeName()] = Array.isArray(v) ? v.map((x: unknown) => (typeof x === 'string' ? expandHome(x) : x)) : typeof v === 'string' ? expandHome(v) : v;
+  }
+  return given as RawOptions;
+}
+
+/** `~` and `~/…` as the home folder. */
+function expandHome(text: string): string {
+  if (text === '~') return homedir();
+  return text.startsWith('~/') ? `${homedir()}${text.slice(1)}` : text;
 }

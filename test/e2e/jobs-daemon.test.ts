@@ -99,8 +99,8 @@ describe('a daemon of three jobs', () => {
     await until(() => passes(t, 'b').length > paused, 3_000, 'b running again after resume');
 
     // add: a good job starts at once; a bad one is one line and changes nothing.
-    // Paths in `add` are the daemon's working folder's, as on its command line.
-    await type(s, `add d -s ${t.at('d')} -r "${t.at('r d')}" -i 1h`, /^added d: /m);
+    // Paths in `add` are the daemon's working folder's, as on its command line; `~` is the home folder.
+    await type(s, `add d -s ~/d -r "${t.at('r d')}" -i 1h`, /^added d: /m);
     await until(() => existsSync(t.at('r d/w')), 5_000, 'the added job mirroring d');
     expect(await type(s, 'add e -s nope -r re', /^add e: .*\n/m)).toBe(`add e: --source "nope": no such file or directory (ENOENT)\n`);
     expect(await type(s, `add f -s ${t.at('d')} -r ${t.at('ra')}`, /^add f: .*\n/m)).toBe(`add f: --replica ${t.at('ra')} is also the replica of job "a"\n`);

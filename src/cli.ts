@@ -3,12 +3,15 @@ import { Command, CommanderError, Option } from 'commander';
 import { type CheckConfig, type CheckRawOptions, buildCheckConfig, checkCommand } from './check/command.js';
 import { type Config, LOG_LEVELS, type RawOptions, buildConfig } from './config.js';
 import { UsageError } from './errors.js';
+import { HELP_EXAMPLES } from './help-examples.js';
+import { type JobsRequest, jobsRequest } from './jobs/request.js';
 import { NOTIFY_ON } from './notify/options.js';
 import { readPatternFile } from './sync/filter.js';
 
-/** What the command line asks for: a run with a Config, or an exit (help, version). */
+/** What the command line asks for: a run with a Config, a run of a config file's jobs, a check, or an exit (help, version). */
 export type CliOutcome =
-  | { readonly kind: 'run'; readonly config: Config }
+  | { readonly kind: 'run'; readonly config: Config; readonly statusFile?: string }
+  | ({ readonly kind: 'jobs' } & JobsRequest)
   | { readonly kind: 'check'; readonly config: CheckConfig }
   | { readonly kind: 'exit'; readonly code: number };
 
@@ -48,7 +51,11 @@ export function program(out: (s: string) => void, onCheck: (raw: CheckRawOptions
     .option('--mail-from <address>', 'the sender of those mails (default: foldersync@<hostname>)')
     .option('--smtp <url>', 'the mail server: smtp://host[:port] (STARTTLS when offered) or smtps://host[:port] (default: smtp://localhost:25)')
     .addOption(new Option('--notify-on <when>', 'which passes to report: errors (errors or a refusal), changes, always').choices([...NOTIFY_ON]).default('errors'))
+    .option('--config <file>', 'run the jobs of a YAML config file instead of one -s/-r pair')
+    .option('--job <name>', 'with --config: only this job (repeatable)', collect)
+    .option('--status-file <file>', 'after every pass, write the status of every job (JSON; Prometheus text if it ends in .prom)')
     .helpOption('-h, --help', 'show this help')
+    .addHelpText('after', HELP_EXAMPLES)
     .exitOverride()
     .configureOutput({
       writeOut: out,
@@ -83,7 +90,15 @@ export async function parseCli(argv: readonly string[], out: (s: string) => void
   }
   if (check) return { kind: 'check', config: await buildCheckConfig(check) };
   const raw = cmd.opts<RawOptions>();
+  const jobs = jobsRequest(cmd);
+  if (jobs) return { kind: 'jobs', ...jobs };
+  const statusFile = cmd.getOptionValue('statusFile') as string | undefined;
+  return { kind: 'run', config: await configFromRaw(raw), ...(statusFile ? { statusFile } : {}) };
+}
+
+/** Reads the --exclude-from files and validates raw options into a Config (the command line's and every job's one path). */
+export async function configFromRaw(raw: RawOptions): Promise<Config> {
   const extra: string[] = [];
   for (const f of raw.excludeFrom ?? []) extra.push(...(await readPatternFile(f)));
-  return { kind: 'run', config: buildConfig(raw, extra) };
+  return buildConfig(raw, extra);
 }

@@ -142,6 +142,11 @@ class ConsoleStream extends Writable {
 
 /** One human-readable console line for a log object. */
 export function formatHuman(o: Record<string, unknown>, level: string): string {
+  // A daemon with several jobs says whose line it is.
+  return typeof o.job === 'string' ? `${o.job}: ${formatLine(o, level)}` : formatLine(o, level);
+}
+
+function formatLine(o: Record<string, unknown>, level: string): string {
   const msg = String(o.msg ?? '');
   if (typeof o.action === 'string') return msg;
   if ((msg === 'pass complete' || msg === 'pass aborted') && typeof o.outcome === 'string') return describeReport(o as unknown as PassReport);

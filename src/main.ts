@@ -1,50 +1,40 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { parseCli } from './cli.js';
+import { configFromRaw, parseCli } from './cli.js';
 import type { Config } from './config.js';
+import { runCtl, socketPath } from './ctl.js';
 import { formatDuration } from './duration.js';
-import { UsageError, describe, unreachable } from './errors.js';
+import { UsageError, describe } from './errors.js';
+import { EXIT, exitCodeFor } from './exit.js';
+import { Daemon } from './jobs/daemon.js';
+import { LoggingSet } from './jobs/loggings.js';
+import { parseJobArgs } from './jobs/options.js';
+import { runJobs, serveDaemon } from './jobs/run.js';
 import { LockedError, acquireLock, type Lock } from './lock.js';
 import { type Logging, createLogging } from './logger.js';
-import { runSchedule } from './scheduler.js';
 import { type JobNotifications, jobNotifications } from './notify/for-job.js';
 import { installStop, type StopControl } from './stop.js';
 import { createEngine } from './sync/engine.js';
 import { HashPool } from './sync/hash-pool.js';
 import { RecordStore } from './sync/record.js';
 import type { PassReport } from './sync/types.js';
-import { type ScanScope, isNothing } from './sync/scope.js';
-import type { Watcher } from './watch.js';
+import type { ScanScope } from './sync/scope.js';
 
-/** Exit codes, as in the contract. */
-export const EXIT = Object.freeze({ ok: 0, errors: 1, usage: 2, refused: 3, locked: 4, aborted: 130 });
-
-/** Maps a pass's outcome to the process exit code. */
-export function exitCodeFor(r: PassReport | undefined): number {
-  if (!r) return EXIT.ok;
-  switch (r.outcome) {
-    case 'ok':
-      return EXIT.ok;
-    case 'errors':
-      return EXIT.errors;
-    case 'refused':
-      return EXIT.refused;
-    case 'aborted':
-      return EXIT.aborted;
-    default:
-      return unreachable(r.outcome);
-  }
-}
+export { EXIT, exitCodeFor } from './exit.js';
 
 /** The composition root: parse, validate, wire the parts, run, and return the exit code. */
 export async function run(argv: readonly string[]): Promise<number> {
+  if (argv[2] === 'ctl') return runCtl(argv.slice(3), (t) => process.stdout.write(t), (t) => process.stderr.write(t));
   let config: Config;
+  let statusFile: string | undefined;
   try {
     const cli = await parseCli(argv.slice(2));
     if (cli.kind === 'exit') return cli.code;
     // Loaded only for check: a sync run does not pay for its import.
     if (cli.kind === 'check') return await (await import('./check/run.js')).runCheck(cli.config);
+    if (cli.kind === 'jobs') return await runJobs(cli);
     config = cli.config;
+    statusFile = cli.statusFile;
   } catch (err) {
     process.stderr.write(`foldersync: ${err instanceof UsageError ? err.message : describe(err)}\n`);
     return EXIT.usage;
@@ -59,6 +49,8 @@ export async function run(argv: readonly string[]): Promise<number> {
     }
   }
   const logging = createLogging({ level: config.logLevel, logDir: config.dryRun ? null : config.logDir });
+  // Jobs added from the console may log elsewhere: SIGHUP reopens every log file.
+  const loggings = new LoggingSet({ logging, logDir: config.dryRun ? null : config.logDir, level: config.logLevel });
   let lock: Lock | undefined;
   const pool = new HashPool();
   let stop: StopControl | undefined;
@@ -66,8 +58,9 @@ export async function run(argv: readonly string[]): Promise<number> {
   try {
     // Signals are ours from the start: a SIGTERM while the record loads is a graceful stop too.
     stop = installStop({
-      stdin: config.once ? null : process.stdin,
-      onHup: () => logging.reopen(),
+      // The daemon's console reads stdin (quit among its commands).
+      stdin: null,
+      onHup: () => loggings.reopen(),
       onSignal: (why) => logging.log.info({ signal: why }, why === 'second SIGINT' ? 'aborting the pass now' : `stopping (${why})`),
     });
     if (!config.dryRun) lock = await acquireLock(config.replica);
@@ -90,7 +83,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       }
     };
     if (config.once) return exitCodeFor(await runOne());
-    return await daemon(config, logging, stop, runOne, lock);
+    return await daemon(config, { logging, loggings, pool, statusFile }, stop, runOne, lock);
   } catch (err) {
     if (err instanceof LockedError) {
       process.stderr.write(`foldersync: ${err.message}\n`);
@@ -108,47 +101,29 @@ export async function run(argv: readonly string[]): Promise<number> {
   }
 }
 
-/** The daemon: passes on the schedule (and on watch nudges) until a stop; the exit code. */
+/** The daemon: one job named after the replica, steered by the console and ctl, until a stop; the exit code. */
 async function daemon(
   config: Config,
-  logging: Logging,
+  parts: { readonly logging: Logging; readonly loggings: LoggingSet; readonly pool: HashPool; readonly statusFile: string | undefined },
   stop: StopControl,
   runOne: (scope?: ScanScope) => Promise<PassReport>,
   lock: Lock | undefined,
 ): Promise<number> {
   const intervalMs = config.intervalMs!;
-  const log = logging.log;
+  const log = parts.logging.log;
   if (process.stdin.isTTY) process.stderr.write('foldersync is running; type quit to stop\n');
   log.info({ source: config.source, replica: config.replica, intervalMs }, `mirroring ${config.source} to ${config.replica} every ${formatDuration(intervalMs)}`);
-  let watcher: Watcher | undefined;
-  if (config.watch) {
-    try {
-      // Loaded only for --watch: chokidar's import is a tenth of a --once run's startup.
-      const { startWatch } = await import('./watch.js');
-      watcher = startWatch(config, log);
-    } catch (err) {
-      log.warn({ path: config.source, err: describe(err) }, `cannot watch ${config.source}: ${describe(err)}; passes run on the interval only`);
-    }
-  }
-  try {
-    const last = await runSchedule({
-      intervalMs,
-      stop: stop.graceful,
-      ...(watcher ? { nudges: watcher } : {}),
-      runPass: async (kind) => {
-        const warning = await lock?.refresh();
-        if (warning) log.warn({ path: lock?.file }, warning);
-        // A full pass covers every change seen so far; a nudged one only what the events touched.
-        const scope = watcher?.takeScope();
-        if (kind === 'interval') return runOne();
-        if (scope && isNothing(scope)) return undefined;
-        return runOne(scope);
-      },
-    });
-    if (last?.outcome === 'aborted' || stop.hard.aborted) return EXIT.aborted;
-    log.info(`stopped (${stop.reason() ?? 'quit'})`);
-    return EXIT.ok;
-  } finally {
-    await watcher?.close();
-  }
+  const d = new Daemon({
+    stop,
+    pool: parts.pool,
+    loggings: parts.loggings,
+    log,
+    ...(parts.statusFile ? { statusFile: parts.statusFile } : {}),
+    buildJob: (words) => configFromRaw(parseJobArgs(words)),
+  });
+  // The lock is already ours (taken before anything ran): the job starts with it.
+  d.start({ name: path.basename(config.replica) || 'replica', config }, 'file', { tagged: false, opened: { lock, runPass: (req) => runOne(req.scope) } });
+  const code = await serveDaemon(d, socketPath({ replica: config.replica }), log, process.stdin);
+  if (code === EXIT.ok) log.info(`stopped (${stop.reason() ?? 'quit'})`);
+  return code;
 }

@@ -9,6 +9,8 @@ export interface StopControl {
   readonly hard: AbortSignal;
   /** Why the graceful stop fired ("quit", "SIGTERM", …), once it has. */
   readonly reason: () => string | undefined;
+  /** A graceful stop asked for by a console command (`quit`, from stdin or ctl). */
+  request(why: string): void;
   /** Removes every listener and lets stdin go; idempotent. */
   dispose(): void;
 }
@@ -58,6 +60,7 @@ export function installStop(opts: { stdin?: NodeJS.ReadableStream | null; onHup?
     graceful: graceful.signal,
     hard: hard.signal,
     reason: () => reason,
+    request: stopGracefully,
     dispose: () => {
       if (disposed) return;
       disposed = true;

@@ -44,7 +44,7 @@ export class Notifier {
             send: (digest) => this.mail(transport, digest),
             onError: (err, digest) =>
               d.log.error(
-                { job: job.job, to: s.mailTo.join(', '), smtp: smtpUrl(s.smtp), err: describe(err) },
+                { to: s.mailTo.join(', '), smtp: smtpUrl(s.smtp), err: describe(err) },
                 `cannot send the report mail (${digest.totals.passes === 1 ? '1 pass' : `${digest.totals.passes} passes`}) to ${s.mailTo.join(', ')} through ${smtpUrl(s.smtp)}: ${describe(err)}; it goes out with the next one`,
               ),
             ...(d.mailIntervalMs !== undefined ? { intervalMs: d.mailIntervalMs } : {}),
@@ -61,8 +61,8 @@ export class Notifier {
       this.hooks = this.hooks.then(async () => {
         if (this.hurry.signal.aborted) return;
         const r = await runHook(cmd, summary, this.d.hookTimeoutMs ?? HOOK_TIMEOUT_MS, this.hurry.signal);
-        if (r.ok) this.d.log.debug({ job: this.job.job }, 'notify command done');
-        else this.d.log.error({ job: this.job.job, op: 'notify-cmd', err: r.reason }, `the notify command failed: ${r.reason}`);
+        if (r.ok) this.d.log.debug('notify command done');
+        else this.d.log.error({ op: 'notify-cmd', err: r.reason }, `the notify command failed: ${r.reason}`);
       });
     }
     this.mailbox?.add(report.reason ? { summary, reason: report.reason } : { summary }, lines);
@@ -80,6 +80,6 @@ export class Notifier {
   private async mail(transport: MailTransport, digest: Digest): Promise<void> {
     const content = composeMail(this.job, digest);
     await transport.send(this.s.mailFrom, this.s.mailTo, content);
-    this.d.log.info({ job: this.job.job, to: this.s.mailTo.join(', '), subject: content.subject }, `report mailed to ${this.s.mailTo.join(', ')}`);
+    this.d.log.info({ to: this.s.mailTo.join(', '), subject: content.subject }, `report mailed to ${this.s.mailTo.join(', ')}`);
   }
 }

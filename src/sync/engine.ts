@@ -10,7 +10,7 @@ import { ThreadedTree } from '../trees/threaded.js';
 import { type FsTraits, observedResolutionMs } from '../trees/probe.js';
 import { sameVersion } from './copy.js';
 import { InFlight } from './in-flight.js';
-import { type ActionResult, execute } from './execute.js';
+import { type ActionResult, type Gate, execute } from './execute.js';
 import { type Filter, makeFilter } from './filter.js';
 import { EXACT_RULES, type FsRules, autoWindowMs, nameFolding } from './fs-rules.js';
 import { type Refusal, type RootId, emptySource, sourceVanished, tooManyDeletes } from './guards.js';
@@ -53,6 +53,8 @@ export interface EngineDeps {
   readonly pool: HashPool;
   /** Hears of every change and error the pass's tally counts (for notifications). */
   readonly sink?: TallySink;
+  /** The daemon-wide bound on file operations, shared by its jobs. */
+  readonly gate?: Gate;
 }
 
 /** What a pass settles before listing: the replica's traits and what to list. */
@@ -306,6 +308,7 @@ class Pass {
       writer,
       sourceDirs: dirsOf(source),
       jobs: this.s.jobs,
+      ...(this.d.gate ? { gate: this.d.gate } : {}),
       ...(this.req.signal ? { signal: this.req.signal } : {}),
       onResult: (r) => this.onResult(r, replica),
     });
@@ -472,6 +475,7 @@ class Pass {
       writer: this.writer,
       sourceDirs: dirs,
       jobs: this.s.jobs,
+      ...(this.d.gate ? { gate: this.d.gate } : {}),
       ...(this.req.signal ? { signal: this.req.signal } : {}),
       onResult: (r) => this.onResult(r, none),
     });

@@ -18,9 +18,14 @@ export interface ExecuteOptions {
   /** Source folders by path: their mode and mtime are restored after their content changed. */
   readonly sourceDirs: ReadonlyMap<string, Entry>;
   readonly jobs: number;
+  /** A bound shared with other jobs of the daemon: every action waits for a slot of it too. */
+  readonly gate?: Gate;
   readonly signal?: AbortSignal;
   readonly onResult: (r: ActionResult) => void;
 }
+
+/** Runs `fn` when a slot is free (p-limit's limiter): the daemon-wide bound on file operations. */
+export type Gate = <T>(fn: () => Promise<T>) => Promise<T>;
 
 /** Which concurrent group an action may join; phases never mix (writes finish before deletes start). */
 const GROUP: Partial<Record<Action['type'], string>> = { copy: 'write', update: 'write', symlink: 'write', delete: 'delete', attrs: 'attrs' };
@@ -47,7 +52,8 @@ export async function execute(actions: readonly Action[], opts: ExecuteOptions):
     }
     let j = i;
     while (j < actions.length && groupOf(actions[j]!) === group) j++;
-    await runConcurrently(actions, i, j, Math.max(1, opts.jobs), (x) => ex.run(x));
+    const gate = opts.gate;
+    await runConcurrently(actions, i, j, Math.max(1, opts.jobs), gate ? (x) => gate(() => ex.run(x)) : (x) => ex.run(x));
     i = j;
   }
   opts.signal?.throwIfAborted();

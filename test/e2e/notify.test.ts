@@ -206,4 +206,35 @@ describe('--notify-cmd', () => {
     expect(r.stderr).toBe('error: the notify command failed: exit status 7: webhook said no\n');
     expect(logLines(f.logs).find((l) => l.op === 'notify-cmd')?.err).toBe('exit status 7: webhook said no');
   });
+
+  it('runs for every job of a config file, set in its defaults, with the job in its summary and environment', async () => {
+    const f = fixture();
+    const src2 = path.join(f.t, 'src2');
+    writeTree(src2, { 'n.txt': 'n' });
+    const out = path.join(f.t, 'hooks');
+    mkdirSync(out);
+    const config = path.join(f.t, 'jobs.yaml');
+    writeFileSync(
+      config,
+      [
+        'defaults:',
+        '  notify-on: changes',
+        `  notify-cmd: 'cat > "${out}/$FOLDERSYNC_JOB.json"'`,
+        'jobs:',
+        '  photos:',
+        `    source: ${f.src}`,
+        `    replica: ${f.dst}`,
+        '  notes:',
+        `    source: ${src2}`,
+        `    replica: ${path.join(f.t, 'notes-copy')}`,
+        '',
+      ].join('\n'),
+    );
+    const r = await runCli(['--config', config, '--once'], { home: f.home });
+    expect(r.code, r.stderr).toBe(0);
+    const photos = JSON.parse(readFileSync(path.join(out, 'photos.json'), 'utf8')) as Record<string, unknown>;
+    const notes = JSON.parse(readFileSync(path.join(out, 'notes.json'), 'utf8')) as Record<string, unknown>;
+    expect(photos).toMatchObject({ job: 'photos', source: f.src, replica: f.dst, outcome: 'ok', copy: 2 });
+    expect(notes).toMatchObject({ job: 'notes', source: src2, outcome: 'ok', copy: 1 });
+  });
 });

@@ -17,8 +17,8 @@ export interface Spawned {
 }
 
 /**
- * Spawns `node bin/foldersync.js …`. State and lock files go under `home` (XDG_STATE_HOME and
- * TMPDIR point there), so a test never touches anything outside its temp folder.
+ * Spawns `node bin/foldersync.js …`. State, lock and socket files go under `home` (XDG_STATE_HOME,
+ * XDG_RUNTIME_DIR and TMPDIR point there), so a test never touches anything outside its temp folder.
  */
 export function spawnCli(
   args: string[],
@@ -27,7 +27,8 @@ export function spawnCli(
   const [cmd, ...pre] = [...(opts.prefix ?? []), process.execPath];
   const child = spawn(cmd!, [...pre, BIN, ...args], {
     stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'],
-    env: { ...process.env, XDG_STATE_HOME: path.join(opts.home, 'state'), TMPDIR: opts.home, HOME: opts.home, ...opts.env },
+    // XDG_RUNTIME_DIR: a daemon's control socket goes there, not into the machine's /run.
+    env: { ...process.env, XDG_STATE_HOME: path.join(opts.home, 'state'), TMPDIR: opts.home, HOME: opts.home, XDG_RUNTIME_DIR: path.join(opts.home, 'run'), ...opts.env },
   });
   let out = '';
   let err = '';

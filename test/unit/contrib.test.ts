@@ -8,7 +8,7 @@ import { cleanupTemps, tempDir } from '../helpers/tree.js';
 afterEach(cleanupTemps);
 
 const CONTRIB = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../contrib');
-const UNITS = ['foldersync.service', 'foldersync-once.service', 'foldersync.timer'];
+const UNITS = ['foldersync.service', 'foldersync-once.service', 'foldersync.timer', 'foldersync-jobs.service'];
 
 const has = (tool: string): boolean => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status === 0;
 const hasSystemdAnalyze = has('systemd-analyze');
@@ -58,6 +58,24 @@ describe('contrib', () => {
     const once = readFileSync(path.join(CONTRIB, 'foldersync-once.service'), 'utf8');
     expect(/^ExecStart=(.*)$/m.exec(once)?.[1]).toMatch(/ --once( |$)/);
     expect(readFileSync(path.join(CONTRIB, 'foldersync.timer'), 'utf8')).toMatch(/^Unit=foldersync-once\.service$/m);
+  });
+
+  it('the config-file daemon unit runs --config, reloads it on SIGHUP, and does not restart on a bad file', () => {
+    const unit = readFileSync(path.join(CONTRIB, 'foldersync-jobs.service'), 'utf8');
+    const exec = /^ExecStart=(.*)$/m.exec(unit)?.[1] ?? '';
+    expect(exec).toMatch(/ --config \/\S+\.yaml( |$)/);
+    expect(exec).toMatch(/ --status-file \S+\.prom( |$)/);
+    expect(exec).not.toMatch(/ (--once|-s|--source|-r|--replica)( |$)/);
+    expect(unit).toMatch(/^Type=simple$/m);
+    expect(unit).toMatch(/^KillSignal=SIGTERM$/m);
+    expect(unit).toMatch(/^StandardInput=null$/m);
+    expect(unit).toMatch(/^Restart=on-failure$/m);
+    expect(unit).toMatch(/^RestartPreventExitStatus=2$/m);
+    expect(unit).toMatch(/^ExecReload=.*kill -HUP \$MAINPID$/m);
+    // The control socket's folder: created by systemd, owner-only, where ctl looks for it.
+    expect(unit).toMatch(/^RuntimeDirectory=foldersync$/m);
+    expect(unit).toMatch(/^RuntimeDirectoryMode=0700$/m);
+    expect(unit).toMatch(/^Environment=.*XDG_RUNTIME_DIR=\/run( |$)/m);
   });
 
   it('the logrotate snippet renames and signals (no copytruncate)', () => {

@@ -1,4 +1,4 @@
-import { describeReport } from '../sync/report.js';
+import { describeCounts, describeReport } from '../sync/report.js';
 import type { Digest } from './digest.js';
 import type { JobInfo } from './summary.js';
 
@@ -9,34 +9,16 @@ export interface MailContent {
   readonly html: string;
 }
 
-/** The counts a subject names, in the order a reader cares about. */
-function countsText(t: Digest['totals']): string {
-  const parts: string[] = [];
-  const add = (n: number, word: string): void => {
-    if (n > 0) parts.push(`${n} ${word}`);
-  };
-  add(t.copy, 'copied');
-  add(t.update, 'updated');
-  add(t.move, 'moved');
-  add(t.symlink, 'linked');
-  add(t.mkdir, 'folders created');
-  add(t.attrs, 'attributes fixed');
-  add(t.delete, 'deleted');
-  add(t.rmdir, 'folders removed');
-  add(t.errors, t.errors === 1 ? 'error' : 'errors');
-  return parts.length ? parts.join(', ') : 'no changes';
-}
-
 /** Writes the mail for a digest of one job's passes (pure). */
 export function composeMail(job: JobInfo, d: Digest): MailContent {
   const t = d.totals;
   const passes = t.passes === 1 ? '' : ` in ${t.passes} passes`;
-  const subject = `foldersync ${job.job}: ${d.outcome}${passes} (${countsText(t)})`;
+  const subject = `foldersync ${job.job}: ${d.outcome}${passes} (${describeCounts(t)})`;
   const first = d.passes[0]?.summary.time;
   const last = d.passes.at(-1)?.summary.time;
   const when = first === undefined || last === undefined ? '' : first === last ? iso(first) : `${iso(first)} to ${iso(last)}`;
 
-  const head = [`Job ${job.job}: ${job.source} -> ${job.replica}`, `Outcome: ${d.outcome}${passes}, ${when}`, `Counts: ${countsText(t)}`];
+  const head = [`Job ${job.job}: ${job.source} -> ${job.replica}`, `Outcome: ${d.outcome}${passes}, ${when}`, `Counts: ${describeCounts(t)}`];
   const changes = listed('Changes', d.lines.changes, d.lines.moreChanges);
   const errors = listed('Errors', d.lines.errors, d.lines.moreErrors);
   const passLines = d.passes.map((n) => `${iso(n.summary.time)}  ${describeReport(n.summary)}${n.reason ? ` (${n.reason})` : ''}`);

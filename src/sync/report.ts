@@ -22,22 +22,27 @@ export function describeAction(a: Action, dryRun: boolean): string {
   return dryRun ? `would ${what}` : what;
 }
 
-/** The human summary of a pass, for the console. */
-export function describeReport(r: Pick<PassReport, keyof PassReport>): string {
+/** The counts a person reads first, in the order they care about ("3 copied, 1 error"; "no changes"). */
+export function describeCounts(c: Pick<PassReport, 'copy' | 'update' | 'move' | 'symlink' | 'mkdir' | 'attrs' | 'delete' | 'rmdir' | 'errors'>): string {
   const parts: string[] = [];
   const add = (n: number, word: string): void => {
     if (n > 0) parts.push(`${n} ${word}`);
   };
-  add(r.copy, 'copied');
-  add(r.update, 'updated');
-  add(r.move, 'moved');
-  add(r.symlink, 'linked');
-  add(r.mkdir, 'folders created');
-  add(r.attrs, 'attributes fixed');
-  add(r.delete, 'deleted');
-  add(r.rmdir, 'folders removed');
-  add(r.errors, 'errors');
-  const changes = parts.length ? parts.join(', ') : 'no changes';
+  add(c.copy, 'copied');
+  add(c.update, 'updated');
+  add(c.move, 'moved');
+  add(c.symlink, 'linked');
+  add(c.mkdir, 'folders created');
+  add(c.attrs, 'attributes fixed');
+  add(c.delete, 'deleted');
+  add(c.rmdir, 'folders removed');
+  add(c.errors, c.errors === 1 ? 'error' : 'errors');
+  return parts.length ? parts.join(', ') : 'no changes';
+}
+
+/** The human summary of a pass, for the console. */
+export function describeReport(r: Pick<PassReport, keyof PassReport>): string {
+  const changes = describeCounts(r);
   const mb = (r.bytes / 1e6).toFixed(1);
   return `${r.dryRun ? 'dry run ' : ''}pass ${r.outcome === 'ok' ? 'complete' : r.outcome}: ${changes}; ${mb} MB copied, ${r.hashed} files hashed, ${(r.durationMs / 1000).toFixed(2)} s`;
 }

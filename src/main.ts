@@ -5,6 +5,7 @@ import { formatDuration } from './duration.js';
 import { UsageError, describe, unreachable } from './errors.js';
 import { LockedError, acquireLock, type Lock } from './lock.js';
 import { type Logging, createLogging } from './logger.js';
+import { ConnectError } from './remote/errors.js';
 import { runSchedule } from './scheduler.js';
 import { installStop, type StopControl } from './stop.js';
 import { createEngine } from './sync/engine.js';
@@ -12,6 +13,8 @@ import { HashPool } from './sync/hash-pool.js';
 import { RecordStore } from './sync/record.js';
 import type { PassReport } from './sync/types.js';
 import { type ScanScope, isNothing } from './sync/scope.js';
+import type { Trees } from './trees/factory.js';
+import { openTrees } from './trees/open.js';
 import type { Watcher } from './watch.js';
 
 /** Exit codes, as in the contract. */
@@ -58,6 +61,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   let lock: Lock | undefined;
   const pool = new HashPool();
   let stop: StopControl | undefined;
+  let trees: Trees | undefined;
   try {
     // Signals are ours from the start: a SIGTERM while the record loads is a graceful stop too.
     stop = installStop({
@@ -66,10 +70,11 @@ export async function run(argv: readonly string[]): Promise<number> {
       onSignal: (why) => logging.log.info({ signal: why }, why === 'second SIGINT' ? 'aborting the pass now' : `stopping (${why})`),
     });
     if (!config.dryRun) lock = await acquireLock(config.replica);
+    trees = await openTrees(config, pool);
     const { store, warning, info } = await RecordStore.load(config.statePath, config.source, config.replica);
     if (warning) logging.log.warn({ path: config.statePath }, warning);
     if (info) logging.log.info({ path: config.statePath }, info);
-    const engine = createEngine(config, { log: logging.log, store, pool });
+    const engine = createEngine(config, { log: logging.log, store, pool, trees });
     const hard = stop.hard;
     const runOne = async (scope?: ScanScope): Promise<PassReport> => {
       try {
@@ -86,10 +91,17 @@ export async function run(argv: readonly string[]): Promise<number> {
       process.stderr.write(`foldersync: ${err.message}\n`);
       return EXIT.locked;
     }
+    if (err instanceof ConnectError) {
+      logging.log.error({ err: err.message }, err.message);
+      logging.flush();
+      process.stderr.write(`foldersync: ${err.message}\n`);
+      return EXIT.usage;
+    }
     logging.log.error({ err: describe(err) }, describe(err));
     return EXIT.errors;
   } finally {
     stop?.dispose();
+    trees?.close();
     await pool.close();
     await lock?.release();
     logging.flush();

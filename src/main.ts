@@ -92,8 +92,6 @@ export async function run(argv: readonly string[]): Promise<number> {
       return EXIT.locked;
     }
     if (err instanceof ConnectError) {
-      logging.log.error({ err: err.message }, err.message);
-      logging.flush();
       process.stderr.write(`foldersync: ${err.message}\n`);
       return EXIT.usage;
     }

@@ -23,6 +23,8 @@ const HOST_KEY_TYPES = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp3
  */
 export class SshSession {
   private lostWith: Error | null = null;
+  /** Rejections of the requests in flight, called when the connection drops. */
+  private readonly waiting = new Set<(err: Error) => void>();
 
   private constructor(
     private readonly client: Client,
@@ -32,6 +34,9 @@ export class SshSession {
   ) {
     const drop = (why: string): void => {
       this.lostWith ??= new ConnectionLost(`the connection to ${where(settings)} was lost (${why})`);
+      // Requests in flight get no reply any more: fail them now rather than leave the pass waiting.
+      for (const f of this.waiting) f(this.lostWith);
+      this.waiting.clear();
     };
     client.on('close', () => drop('closed'));
     client.on('error', (err: Error) => drop(describe(err)));
@@ -90,6 +95,12 @@ export class SshSession {
       client.once('close', () => fail(new ConnectError(`cannot connect to ${where(s)}: the connection closed during the handshake`)));
       client.connect(config);
     });
+  }
+
+  /** Registers a request in flight: `fail` is called if the connection drops first; returns its unregistration. */
+  track(fail: (err: Error) => void): () => void {
+    this.waiting.add(fail);
+    return () => this.waiting.delete(fail);
   }
 
   /** Why the connection is gone, or null while it is up. */

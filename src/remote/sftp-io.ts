@@ -29,9 +29,15 @@ export class Sftp {
     const lost = this.session.lost;
     if (lost) return Promise.reject(lost);
     return new Promise<T>((resolve, reject) => {
+      const untrack = this.session.track(reject);
       try {
-        f((err, v) => (err ? reject(this.mapError(err, op, p)) : resolve(v as T)));
+        f((err, v) => {
+          untrack();
+          if (err) reject(this.mapError(err, op, p));
+          else resolve(v as T);
+        });
       } catch (err) {
+        untrack();
         reject(this.mapError(err as Error, op, p));
       }
     });

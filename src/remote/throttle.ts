@@ -15,7 +15,7 @@ export class Throttle {
   async take(n: number, signal?: AbortSignal): Promise<void> {
     const now = performance.now();
     this.due = Math.max(this.due, now - BURST_S * 1000) + (n / this.bytesPerSecond) * 1000;
-    const wait = this.due - now - BURST_S * 1000;
+    const wait = this.due - now;
     if (wait <= 0) return;
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => {

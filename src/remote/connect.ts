@@ -113,6 +113,8 @@ export class SshSession {
     return new Promise((resolve, reject) => {
       this.client.exec(command, (err, ch) => {
         if (err) return reject(err);
+        // Nothing to say on its stdin: an account forced into an SFTP server sees the end at once.
+        ch.end();
         let stdout = '';
         let stderr = '';
         const onAbort = (): void => {

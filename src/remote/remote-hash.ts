@@ -40,8 +40,9 @@ export class RemoteHasher {
       const r = await this.end.exec(`${algo}sum -b -- ${shellQuote(this.end.abs(rel))}`, signal);
       const m = DIGEST_RE[algo].exec(r.stdout);
       if (r.code === 0 && m) return m[1]!;
-      // 126/127: no such command (or no shell): ask no more.
-      if (r.code === 127 || r.code === 126 || r.code === null) this.canExec = false;
+      // 1 is the command's own "cannot read that file"; anything else (126/127: no such
+      // command, a forced SFTP-only account, a shell that prints other things) asks no more.
+      if (r.code !== 1) this.canExec = false;
       return null;
     } catch (err) {
       signal?.throwIfAborted();

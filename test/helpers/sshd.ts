@@ -67,8 +67,11 @@ function hasKeygen(): boolean {
   return true;
 }
 
-/** Starts an sshd on 127.0.0.1 (bounded: 10 s to accept connections). `sftpOnly`: no shell or commands, only SFTP. */
-export async function startTestSshd(opts: { sftpOnly?: boolean } = {}): Promise<TestSshd> {
+/**
+ * Starts an sshd on 127.0.0.1 (bounded: 10 s to accept connections). `sftpOnly`: no shell or
+ * commands, only SFTP (a NAS account); `readOnly`: its SFTP server refuses every write.
+ */
+export async function startTestSshd(opts: { sftpOnly?: boolean; readOnly?: boolean } = {}): Promise<TestSshd> {
   const home = mkdtempSync(path.join(tmpdir(), 'fs-sshd-'));
   const keygen = (name: string): string => {
     const f = path.join(home, name);
@@ -100,7 +103,7 @@ export async function startTestSshd(opts: { sftpOnly?: boolean } = {}): Promise<
       'MaxSessions 50',
       `PidFile ${path.join(home, 'sshd.pid')}`,
       'Subsystem sftp internal-sftp',
-      ...(opts.sftpOnly ? ['ForceCommand internal-sftp'] : []),
+      ...(opts.sftpOnly || opts.readOnly ? [`ForceCommand internal-sftp${opts.readOnly ? ' -R' : ''}`] : []),
       '',
     ].join('\n'),
   );

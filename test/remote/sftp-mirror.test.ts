@@ -138,6 +138,22 @@ describe.skipIf(!ready)('mirroring to and from a real sshd over SFTP', () => {
     expect(readFileSync(`${dst}/nested/a/b/c/bottom.txt`, 'utf8')).toBe('edited far down');
   });
 
+  it('remote to local: a renamed file in the remote source is a rename in the replica, found by size and content', async () => {
+    const t = tempDir('fs-sftp-');
+    const src = remoteDir('src');
+    writeTree(src, { d: { 'a.bin': Buffer.alloc(70_000, 3), 'b.bin': Buffer.alloc(70_000, 4) } });
+    const dst = path.join(t, 'dst');
+    const state = path.join(t, 'record');
+    const tr = await trees(sshd.url(src), dst);
+    expect((await syncOnce({ source: sshd.url(src), replica: dst, state }, {}, tr)).report.outcome).toBe('ok');
+    renameSync(`${src}/d/a.bin`, `${src}/d/renamed.bin`);
+    const r = await syncOnce({ source: sshd.url(src), replica: dst, state }, {}, tr);
+    expect(r.report.outcome).toBe('ok');
+    expect(r.report.move).toBe(1);
+    expect(r.report.copy).toBe(0);
+    expect(mirrorDiff(src, dst, () => false, SFTP_KEPT)).toEqual([]);
+  });
+
   it('remote to remote: both sides over SFTP', async () => {
     const t = tempDir('fs-sftp-');
     const src = remoteDir('src');

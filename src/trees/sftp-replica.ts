@@ -1,4 +1,4 @@
-import type { Stats } from 'ssh2';
+import type { InputAttributes, Stats } from 'ssh2';
 import { FsOpError, isGone } from '../errors.js';
 import { ConnectionLost } from '../remote/errors.js';
 import type { RemoteEnd } from '../remote/remote-end.js';
@@ -91,13 +91,11 @@ export class SftpReplica implements ReplicaWriter {
   async mkdir(rel: string): Promise<Entry> {
     await this.safe(parentOf(rel));
     const p = this.end.abs(rel);
-    try {
-      await this.io.mkdir(p, 0o700);
-    } catch (err) {
-      const st = await this.io.lstat(p).catch(() => null);
-      if (!st?.isDirectory()) throw new FsOpError('mkdir', rel, err);
-    }
-    return this.stat(rel);
+    // Sent together: the lstat's answer comes right after the mkdir's.
+    const [made, after] = await Promise.allSettled([this.io.mkdir(p, 0o700), this.stat(rel)]);
+    if (after.status === 'fulfilled' && after.value.kind === 'dir') return after.value;
+    if (made.status === 'rejected') throw new FsOpError('mkdir', rel, made.reason);
+    throw after.status === 'rejected' ? after.reason : new FsOpError('mkdir', rel, new Error('ENOTDIR: not a folder'));
   }
 
   /** Uploads one source file into place atomically: temp file, attributes, source unchanged, rename. */
@@ -114,8 +112,8 @@ export class SftpReplica implements ReplicaWriter {
       let placed = false;
       try {
         try {
-          await this.upload(opened.chunks(this.o.signal), tmp, rel);
-          await this.io.setstat(tmp, { ...(this.o.rules.modes ? { mode: pre.mode } : {}), atime: Math.floor(Date.now() / 1000), mtime: Math.floor(pre.mtimeMs / 1000) });
+          const attrs = { ...(this.o.rules.modes ? { mode: pre.mode } : {}), atime: Math.floor(Date.now() / 1000), mtime: Math.floor(pre.mtimeMs / 1000) };
+          await this.upload(opened.chunks(this.o.signal), tmp, rel, attrs);
         } catch (err) {
           this.o.signal?.throwIfAborted();
           throw err instanceof FsOpError ? err : new FsOpError('copy', rel, err);
@@ -123,13 +121,13 @@ export class SftpReplica implements ReplicaWriter {
         const post = await this.o.source.stat(rel);
         if (!post) return { kind: 'vanished' };
         if (!sameVersion(pre, post)) continue;
-        try {
-          await this.io.rename(tmp, dest);
-          placed = true;
-        } catch (err) {
-          throw new FsOpError('rename into place', rel, err);
-        }
-        return { kind: 'done', src: pre, rep: await this.stat(rel) };
+        // The server answers requests of a channel in order: the lstat is sent with the rename,
+        // not a round trip after it, and sees the renamed file (its answer is dropped if the rename failed).
+        const [renamed, after] = await Promise.allSettled([this.io.rename(tmp, dest), this.stat(rel)]);
+        if (renamed.status === 'rejected') throw new FsOpError('rename into place', rel, renamed.reason);
+        placed = true;
+        if (after.status === 'rejected') throw after.reason;
+        return { kind: 'done', src: pre, rep: after.value };
       } finally {
         await opened.close();
         // A drop leaves the temp file; the next pass removes it as stale.
@@ -139,8 +137,11 @@ export class SftpReplica implements ReplicaWriter {
     return { kind: 'changing' };
   }
 
-  /** Writes a new file from chunks, WRITES_IN_FLIGHT requests outstanding, under the rate limit. */
-  private async upload(chunks: AsyncIterable<Buffer>, tmp: string, rel: string): Promise<void> {
+  /**
+   * Writes a new file from chunks, WRITES_IN_FLIGHT requests outstanding, under the rate limit,
+   * then closes it and sets its attributes (the two sent together: one round trip).
+   */
+  private async upload(chunks: AsyncIterable<Buffer>, tmp: string, rel: string, attrs: InputAttributes): Promise<void> {
     const h = await this.io.open(tmp, 'wx', 0o600);
     const inFlight = new Set<Promise<void>>();
     let failed: unknown;
@@ -171,7 +172,9 @@ export class SftpReplica implements ReplicaWriter {
       await Promise.allSettled(inFlight);
       throw new FsOpError('copy', rel, err);
     } finally {
-      await this.io.close(h, tmp).catch((err: unknown) => {
+      const closing = this.io.close(h, tmp);
+      const setting = failed === undefined ? this.io.setstat(tmp, attrs) : Promise.resolve();
+      await Promise.all([closing, setting]).catch((err: unknown) => {
         failed ??= err;
       });
     }

@@ -102,7 +102,7 @@ if (o.ssh) {
   // The remote bench is its own run (bench/ssh.js): an sshd, other tools' command lines, other targets.
   const { benchSsh, SSH_RESULTS } = await import('./ssh.js');
   const bin = o.bin ? path.resolve(o.bin) : path.join(HERE, '..', 'bin', 'foldersync.js');
-  await benchSsh({ files: Number(o.files) || 10_000, bigMiB: Number(o['big-mib']) || 512, runs: Math.max(1, Number(o.runs) || 3), out: o.out === path.join(HERE, 'results', 'latest.md') ? SSH_RESULTS : o.out, bin, keep: o.keep, ...(o.tools ? { tools: o.tools } : {}) });
+  await benchSsh({ files: Number(o.files) || 10_000, bigMiB: Number(o['big-mib']) || 512, runs: Math.max(1, Number(o.runs) || 3), out: o.out === path.join(HERE, 'results', 'latest.md') ? SSH_RESULTS : o.out, bin, keep: o.keep, ...(o.tools ? { tools: o.tools } : {}), ...(o.datasets ? { datasets: o.datasets } : {}) });
   process.exit(0);
 }
 

@@ -19,7 +19,7 @@ const NO_CHANGE_VS_RSYNC = 1.5;
 
 /**
  * Runs the remote bench.
- * @param {{files: number, bigMiB: number, runs: number, out: string, bin: string, keep: boolean, tools?: string}} o
+ * @param {{files: number, bigMiB: number, runs: number, out: string, bin: string, keep: boolean, tools?: string, datasets?: string}} o
  */
 export async function benchSsh(o) {
   const work = mkdtempSync(path.join(os.tmpdir(), 'foldersync-bench-ssh-'));
@@ -43,7 +43,7 @@ export async function benchSsh(o) {
   };
   const tools = (o.tools ?? Object.keys(TOOLS).join(',')).split(',').filter((t) => t in TOOLS && (t === 'foldersync' || have(t)));
   try {
-    for (const name of ['many', 'big']) {
+    for (const name of (o.datasets ?? 'many,big').split(',').filter((d) => d === 'many' || d === 'big')) {
       const base = path.join(work, name);
       const src = path.join(base, 'src');
       const label = name === 'many' ? `many (${o.files.toLocaleString('en')} files) over SFTP` : `big (1 × ${o.bigMiB} MiB) over SFTP`;

@@ -36,6 +36,8 @@ const WRITE_CHUNK = 64 * 1024;
 export class SftpReplica implements ReplicaWriter {
   /** Folders proven this pass to resolve to themselves. */
   private readonly proven = new Set<string>();
+  /** Folders already made (or found) writable this pass: the executor asks before every action, a round trip each. */
+  private readonly writable = new Set<string>();
   private realRoot: string | null = null;
 
   constructor(
@@ -289,6 +291,7 @@ export class SftpReplica implements ReplicaWriter {
 
   /** Gives the owner write and search permission in a read-only folder while the pass writes there. */
   async openForWriting(rel: string): Promise<boolean> {
+    if (this.writable.has(rel)) return false;
     const p = this.end.abs(rel);
     let st: Stats;
     try {
@@ -297,7 +300,9 @@ export class SftpReplica implements ReplicaWriter {
       if (err instanceof ConnectionLost) throw err;
       return false;
     }
-    if (!st.isDirectory() || (st.mode & 0o300) === 0o300) return false;
+    if (!st.isDirectory()) return false;
+    this.writable.add(rel);
+    if ((st.mode & 0o300) === 0o300) return false;
     await this.safe(rel);
     try {
       await this.io.setstat(p, { mode: (st.mode & 0o7777) | 0o700 });
@@ -310,6 +315,7 @@ export class SftpReplica implements ReplicaWriter {
   /** Forgets what was proven of a folder and everything below it (renamed or removed). */
   forget(rel: string): void {
     for (const d of this.proven) if (isWithin(d, rel)) this.proven.delete(d);
+    for (const d of this.writable) if (isWithin(d, rel)) this.writable.delete(d);
   }
 
   /** Removes leftover temp files (and set-aside folders). */

@@ -2,11 +2,14 @@ import type { FileEntryWithStats } from 'ssh2';
 import { ConnectionLost } from '../remote/errors.js';
 import type { RemoteEnd } from '../remote/remote-end.js';
 import { isGone } from '../errors.js';
-import { TMP_RE, joinRel } from '../sync/paths.js';
+import { TMP_RE, cmp, joinRel } from '../sync/paths.js';
 import type { Entry } from '../sync/types.js';
 import { issueOf } from './local.js';
 import { sftpEntry } from './sftp-entry.js';
 import type { FolderListing, Listed, TreeReader } from './tree.js';
+
+/** Folder listings requested ahead of the walk: enough to keep the link busy, few enough to bound memory. */
+const READ_AHEAD = 8;
 
 /**
  * A folder on another machine, read over SFTP: one `readdir` per folder carries every entry's
@@ -15,6 +18,9 @@ import type { FolderListing, Listed, TreeReader } from './tree.js';
  * a half listing for the truth.
  */
 export class SftpTree implements TreeReader {
+  /** Listings of folders asked for ahead of the walk (see readAhead). */
+  private readonly ahead = new Map<string, Promise<FolderListing>>();
+
   constructor(private readonly end: RemoteEnd) {}
 
   /** The location as the user wrote it. */
@@ -22,8 +28,34 @@ export class SftpTree implements TreeReader {
     return this.end.text;
   }
 
-  /** Lists one folder (attributes from readdir, link targets read alongside). */
+  /** Lists one folder (attributes from readdir, link targets read alongside); its subfolders are asked for ahead. */
   async list(dir: string): Promise<FolderListing> {
+    const early = this.ahead.get(dir);
+    this.ahead.delete(dir);
+    const l = await (early ?? this.listNow(dir));
+    this.readAhead(l);
+    return l;
+  }
+
+  /**
+   * Starts listing the first subfolders of a folder just listed: a walk goes into them next,
+   * and a listing is several round trips (open, read, close) that would otherwise wait on one
+   * another, folder after folder. At most READ_AHEAD listings are held ahead.
+   */
+  private readAhead(l: FolderListing): void {
+    const dirs = l.items.filter((i) => i.e.kind === 'dir').map((i) => i.e.path);
+    dirs.sort(cmp);
+    for (const d of dirs) {
+      if (this.ahead.size >= READ_AHEAD) break;
+      if (this.ahead.has(d)) continue;
+      const p = this.listNow(d);
+      // One the walk never asks for (excluded, or the walk ended) must not be an unhandled rejection.
+      p.catch(() => undefined);
+      this.ahead.set(d, p);
+    }
+  }
+
+  private async listNow(dir: string): Promise<FolderListing> {
     const out: FolderListing = { items: [], stale: [], issues: [] };
     const io = this.end.sftp;
     let names: FileEntryWithStats[];

@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, spawnCli } from '../helpers/cli.js';
@@ -65,6 +65,57 @@ describe.skipIf(!ready)('foldersync with a remote tree, spawned (e2e: run `npm r
     const r2 = await runCli(['-s', `${home}/src`, '-r', `sftp://${sshd.alias}${dst}`, '--once', '--ssh-config', cfg], { home, env: ENV });
     expect(r2.code).toBe(0);
     expect(readFileSync(`${dst}/new`, 'utf8')).toBe('new');
+  });
+
+  it('StrictHostKeyChecking accept-new records an unknown key and goes on', async () => {
+    const home = tempDir('fs-sftp-cli-');
+    writeTree(`${home}/src`, { a: 'a' });
+    const kh = path.join(home, 'known_hosts_new');
+    writeFileSync(kh, '');
+    const cfg = configWith(home, { UserKnownHostsFile: kh, StrictHostKeyChecking: 'accept-new' });
+    const dst = remote('accept');
+    const r = await runCli(['-s', `${home}/src`, '-r', sshd.url(dst), '--once', '--ssh-config', cfg], { home, env: ENV });
+    expect(problems(r.stderr)).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(readFileSync(kh, 'utf8')).toBe(`[127.0.0.1]:${sshd.port} ${sshd.hostKeyPub}\n`);
+    expect(readFileSync(`${dst}/a`, 'utf8')).toBe('a');
+  });
+
+  it('keys from OpenSSH default identity files, and from the ssh agent', async () => {
+    const home = tempDir('fs-sftp-cli-');
+    writeTree(`${home}/src`, { a: 'a' });
+    // No IdentityFile: ~/.ssh/id_ed25519 is one of OpenSSH's default names.
+    const cfg = path.join(home, 'cfg');
+    writeFileSync(cfg, `Host box\n  HostName 127.0.0.1\n  Port ${sshd.port}\n  User ${sshd.user}\n  UserKnownHostsFile ${sshd.knownHosts}\n`);
+    mkdirSync(`${home}/.ssh`, { mode: 0o700 });
+    copyFileSync(sshd.userKey, `${home}/.ssh/id_ed25519`);
+    chmodSync(`${home}/.ssh/id_ed25519`, 0o600);
+    const dst = remote('default-id');
+    const r = await runCli(['-s', `${home}/src`, '-r', `box:${dst}`, '--once', '--ssh-config', cfg], { home, env: ENV });
+    expect(problems(r.stderr)).toEqual([]);
+    expect(r.code).toBe(0);
+    rmSync(`${home}/.ssh/id_ed25519`);
+
+    // The agent alone: no identity file anywhere.
+    const sock = path.join(home, 'agent.sock');
+    const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
+    try {
+      const until = Date.now() + 10_000;
+      while (!existsSync(sock)) {
+        if (Date.now() > until) throw new Error('ssh-agent did not start');
+        await new Promise((res) => setTimeout(res, 20));
+      }
+      execFileSync('ssh-add', [sshd.userKey], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore', timeout: 10_000 });
+      const dst2 = remote('agent');
+      const r2 = await runCli(['-s', `${home}/src`, '-r', `box:${dst2}`, '--once', '--ssh-config', cfg], { home, env: { SSH_AUTH_SOCK: sock } });
+      expect(problems(r2.stderr)).toEqual([]);
+      expect(r2.code).toBe(0);
+      expect(readFileSync(`${dst2}/a`, 'utf8')).toBe('a');
+      const r3 = await runCli(['-s', `${home}/src`, '-r', `box:${dst2}`, '--once', '--ssh-config', cfg], { home, env: ENV });
+      expect(r3.code).toBe(2);
+    } finally {
+      agent.kill('SIGTERM');
+    }
   });
 
   it('an unknown host key: exit 2, one line with the host, the SHA256 fingerprint and the ssh-keyscan line; nothing transferred', async () => {

@@ -35,11 +35,13 @@ export async function copyFromStream(rel: string, o: StreamCopyOptions): Promise
     const tmp = joinRel(o.repDir, tmpName());
     o.inFlight.add(tmp);
     let placed = false;
+    let written = 0;
     try {
       try {
         const out = await open(tmp, 'wx', 0o600);
         try {
           for await (const chunk of opened.chunks(o.signal)) {
+            written += chunk.length;
             let off = 0;
             while (off < chunk.length) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
           }
@@ -54,7 +56,7 @@ export async function copyFromStream(rel: string, o: StreamCopyOptions): Promise
       }
       const post = await o.from.stat(rel);
       if (!post) return { kind: 'vanished' };
-      if (!sameVersion(pre, post)) continue;
+      if (!sameVersion(pre, post) || written !== pre.size) continue;
       try {
         await rename(tmp, dest);
         placed = true;

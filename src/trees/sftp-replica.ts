@@ -112,17 +112,18 @@ export class SftpReplica implements ReplicaWriter {
       const pre = opened.st;
       const tmp = `${dir}/${tmpName()}`;
       let placed = false;
+      let written = -1;
       try {
         try {
           const attrs = { ...(this.o.rules.modes ? { mode: pre.mode } : {}), atime: Math.floor(Date.now() / 1000), mtime: Math.floor(pre.mtimeMs / 1000) };
-          await this.upload(opened.chunks(this.o.signal), tmp, rel, attrs);
+          written = await this.upload(opened.chunks(this.o.signal), tmp, rel, attrs);
         } catch (err) {
           this.o.signal?.throwIfAborted();
           throw err instanceof FsOpError ? err : new FsOpError('copy', rel, err);
         }
         const post = await this.o.source.stat(rel);
         if (!post) return { kind: 'vanished' };
-        if (!sameVersion(pre, post)) continue;
+        if (!sameVersion(pre, post) || written !== pre.size) continue;
         // The server answers requests of a channel in order: the lstat is sent with the rename,
         // not a round trip after it, and sees the renamed file (its answer is dropped if the rename failed).
         const [renamed, after] = await Promise.allSettled([this.io.rename(tmp, dest), this.stat(rel)]);
@@ -141,14 +142,16 @@ export class SftpReplica implements ReplicaWriter {
 
   /**
    * Writes a new file from chunks, WRITES_IN_FLIGHT requests outstanding, under the rate limit,
-   * then closes it and sets its attributes (the two sent together: one round trip).
+   * then closes it and sets its attributes; the bytes written. A close that fails (a full disk
+   * on flush) fails the copy: the content may not be whole.
    */
-  private async upload(chunks: AsyncIterable<Buffer>, tmp: string, rel: string, attrs: InputAttributes): Promise<void> {
+  private async upload(chunks: AsyncIterable<Buffer>, tmp: string, rel: string, attrs: InputAttributes): Promise<number> {
     const h = await this.io.open(tmp, 'wx', 0o600);
     const inFlight = new Set<Promise<void>>();
     let failed: unknown;
+    let pos = 0;
+    let ended = false;
     try {
-      let pos = 0;
       for await (const chunk of chunks) {
         for (let off = 0; off < chunk.length; off += WRITE_CHUNK) {
           const piece = chunk.subarray(off, Math.min(chunk.length, off + WRITE_CHUNK));
@@ -168,20 +171,19 @@ export class SftpReplica implements ReplicaWriter {
           if (inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(inFlight);
         }
       }
-      await Promise.all(inFlight);
+      // Close and attributes go right behind the last writes, not a round trip after them: the
+      // server handles a channel's requests in order, and any failure among them fails the copy.
+      ended = true;
+      const closing = this.io.close(h, tmp);
+      const setting = this.io.setstat(tmp, attrs);
+      await Promise.all([...inFlight, closing, setting]);
       if (failed !== undefined) throw failed;
     } catch (err) {
       await Promise.allSettled(inFlight);
+      if (!ended) await this.io.close(h, tmp).catch(() => undefined);
       throw new FsOpError('copy', rel, err);
-    } finally {
-      const closing = this.io.close(h, tmp);
-      const setting = failed === undefined ? this.io.setstat(tmp, attrs) : Promise.resolve();
-      await Promise.all([closing, setting]).catch((err: unknown) => {
-        failed ??= err;
-      });
     }
-    // A close that fails (a full disk on flush) means the content may not be whole.
-    if (failed !== undefined) throw new FsOpError('copy', rel, failed);
+    return pos;
   }
 
   /** Creates or retargets a symlink atomically (temp link, then rename over the old entry). */

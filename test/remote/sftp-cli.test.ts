@@ -67,6 +67,18 @@ describe.skipIf(!ready)('foldersync with a remote tree, spawned (e2e: run `npm r
     expect(readFileSync(`${dst}/new`, 'utf8')).toBe('new');
   });
 
+  it('--dry-run to a remote folder (here one relative to the remote home) lists what it would do and creates nothing', async () => {
+    const home = tempDir('fs-sftp-cli-');
+    writeTree(`${home}/src`, { a: 'a', d: { b: 'b' } });
+    const name = `foldersync-dry-run-${Math.random().toString(36).slice(2, 10)}`;
+    const r = await runCli(['-s', `${home}/src`, '-r', sshd.url(name), '--once', '--dry-run', '--ssh-config', sshd.sshConfig], { home, env: ENV });
+    expect(problems(r.stderr)).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/copy d\/b/);
+    const remoteHome = execFileSync('sh', ['-c', 'getent passwd "$(id -un)" | cut -d: -f6'], { timeout: 10_000 }).toString().trim();
+    expect(existsSync(path.join(remoteHome, name))).toBe(false);
+  });
+
   it('StrictHostKeyChecking accept-new records an unknown key and goes on', async () => {
     const home = tempDir('fs-sftp-cli-');
     writeTree(`${home}/src`, { a: 'a' });

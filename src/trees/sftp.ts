@@ -9,7 +9,7 @@ import { sftpEntry } from './sftp-entry.js';
 import type { FolderListing, Listed, TreeReader } from './tree.js';
 
 /** Folder listings requested ahead of the walk: enough to keep the link busy, few enough to bound memory. */
-const READ_AHEAD = 8;
+const READ_AHEAD = 16;
 
 /**
  * A folder on another machine, read over SFTP: one `readdir` per folder carries every entry's

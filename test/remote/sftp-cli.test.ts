@@ -211,6 +211,33 @@ describe.skipIf(!ready)('foldersync with a remote tree, spawned (e2e: run `npm r
     expect(mirrorDiff(`${home}/src`, dst, () => false, SFTP_KEPT)).toEqual([]);
   }, 60_000);
 
+  it('a second SIGINT mid-upload: exit 130 at once; the next pass completes the mirror and leaves no temp file', async () => {
+    const home = tempDir('fs-sftp-cli-');
+    const files: Record<string, Buffer> = {};
+    for (let i = 0; i < 12; i++) files[`f${String(i).padStart(2, '0')}.bin`] = Buffer.alloc(256 * 1024, i + 1);
+    writeTree(`${home}/src`, files);
+    const dst = remote('sigint');
+    const p = spawnCli(['-s', `${home}/src`, '-r', sshd.url(dst), '--once', '--bwlimit', '1M', '--jobs', '2', '--ssh-config', sshd.sshConfig], { home, env: ENV });
+    const until = Date.now() + 15_000;
+    while (!(existsSync(dst) && readdirSync(dst).some((n) => n.endsWith('.tmp')))) {
+      if (Date.now() > until) throw new Error(`no upload started: ${p.stderr()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    p.child.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 100));
+    p.child.kill('SIGINT');
+    const t0 = Date.now();
+    expect(await p.exited(15_000)).toBe(130);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    for (const n of readdirSync(dst).filter((x) => !x.endsWith('.tmp'))) expect(readFileSync(path.join(dst, n)).equals(files[n]!)).toBe(true);
+
+    const again = await runCli(['-s', `${home}/src`, '-r', sshd.url(dst), '--once', '--ssh-config', sshd.sshConfig], { home, env: ENV });
+    expect(problems(again.stderr)).toEqual([]);
+    expect(again.code).toBe(0);
+    expect(readdirSync(dst).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    expect(mirrorDiff(`${home}/src`, dst, () => false, SFTP_KEPT)).toEqual([]);
+  }, 60_000);
+
   it('--bwlimit caps the rate: 2 MiB at 1M takes about two seconds, unlimited far less', async () => {
     const home = tempDir('fs-sftp-cli-');
     writeTree(`${home}/src`, { 'big.bin': Buffer.alloc(2 * 1024 * 1024, 7) });

@@ -66,7 +66,10 @@ const HELP = `usage: npm run bench -- [options]
   --keep               keep the work folder
   --skip-verify        do not check that each replica equals the source
   --out <file>         results file (default bench/results/latest.md)
-  --bin <file>         the foldersync launcher to run (default: this checkout's bin/foldersync.js)`;
+  --bin <file>         the foldersync launcher to run (default: this checkout's bin/foldersync.js)
+  --ssh                instead: the remote bench (bench/ssh.js): to a folder over SFTP on a local
+                       sshd, vs rsync -e ssh and rclone sftp; --files (default 10000), --big-mib
+                       (default 512, one file) and --runs apply; results in bench/results/ssh.md`;
 
 const { values: o } = parseArgs({
   options: {
@@ -88,10 +91,18 @@ const { values: o } = parseArgs({
     out: { type: 'string', default: path.join(HERE, 'results', 'latest.md') },
     bin: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
+    ssh: { type: 'boolean', default: false },
   },
 });
 if (o.help) {
   console.log(HELP);
+  process.exit(0);
+}
+if (o.ssh) {
+  // The remote bench is its own run (bench/ssh.js): an sshd, other tools' command lines, other targets.
+  const { benchSsh, SSH_RESULTS } = await import('./ssh.js');
+  const bin = o.bin ? path.resolve(o.bin) : path.join(HERE, '..', 'bin', 'foldersync.js');
+  await benchSsh({ files: Number(o.files) || 10_000, bigMiB: Number(o['big-mib']) || 512, runs: Math.max(1, Number(o.runs) || 3), out: o.out === path.join(HERE, 'results', 'latest.md') ? SSH_RESULTS : o.out, bin, keep: o.keep, ...(o.tools ? { tools: o.tools } : {}), ...(o.datasets ? { datasets: o.datasets } : {}) });
   process.exit(0);
 }
 

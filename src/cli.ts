@@ -45,6 +45,8 @@ export function program(out: (s: string) => void, onCheck: (raw: CheckRawOptions
     .option('--allow-empty-source', 'allow mirroring an empty source over a non-empty replica')
     .option('--jobs <n>', 'parallel file operations (default: 8)')
     .option('--modify-window <duration>', 'mtimes closer than this are equal: auto (what the filesystems keep, e.g. 2s on FAT), 0, 1s, 500ms', 'auto')
+    .option('--ssh-config <file>', 'OpenSSH client config for remote trees (default: ~/.ssh/config)')
+    .option('--bwlimit <rate>', 'cap the transfer rate to and from a remote tree: 10M = 10 MB/s, 500K')
     .addOption(new Option('--log-level <level>', 'log level').choices([...LOG_LEVELS]).default('info'))
     .option('--notify-cmd <command>', 'run this shell command (/bin/sh -c) after a pass that matches --notify-on; the pass summary on its stdin')
     .option('--mail-to <addresses>', 'mail a pass report to these comma-separated addresses after a pass that matches --notify-on')

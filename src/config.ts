@@ -3,6 +3,7 @@ import path from 'node:path';
 import { UsageError, describe, errCode } from './errors.js';
 import { parseDuration, parseWindow } from './duration.js';
 import { type NotifyRawOptions, type NotifySettings, parseNotify } from './notify/options.js';
+import { remoteOptions } from './remote/remote-options.js';
 import { defaultHashThreads } from './sync/hash-pool.js';
 import { defaultRecordPath } from './sync/record.js';
 import type { HashAlgo } from './sync/types.js';
@@ -51,6 +52,10 @@ export interface Config {
   readonly modifyWindowMs: number | null;
   /** Where pass reports go (`--notify-cmd`, `--mail-to`…); null when nowhere. */
   readonly notify: NotifySettings | null;
+  /** `--ssh-config`: the OpenSSH client config for remote trees; null = `~/.ssh/config`. */
+  readonly sshConfig: string | null;
+  /** `--bwlimit` in bytes per second; null = unlimited. */
+  readonly bwlimit: number | null;
 }
 
 /** Raw option values as commander hands them over. */
@@ -73,6 +78,8 @@ export interface RawOptions extends NotifyRawOptions {
   jobs?: string;
   logLevel?: string;
   modifyWindow?: string;
+  sshConfig?: string;
+  bwlimit?: string;
 }
 
 /**
@@ -82,13 +89,15 @@ export interface RawOptions extends NotifyRawOptions {
 export function buildConfig(raw: RawOptions, extraExcludes: readonly string[] = [], env: NodeJS.ProcessEnv = process.env): Config {
   if (!raw.source) throw new UsageError('--source is required');
   if (!raw.replica) throw new UsageError('--replica is required');
-  const source = checkSource(raw.source);
-  const replica = resolveMaybeMissing(path.resolve(raw.replica));
-  if (existsNonDir(replica)) throw new UsageError(`--replica ${JSON.stringify(raw.replica)}: exists and is not a folder`);
-  if (isInside(replica, source) || isInside(source, replica)) {
+  // A folder on another machine is checked when it is connected to (see openTrees).
+  const remote = remoteOptions(raw);
+  const source = remote.source ?? checkSource(raw.source);
+  const replica = remote.replica ?? resolveMaybeMissing(path.resolve(raw.replica));
+  if (!remote.replica && existsNonDir(replica)) throw new UsageError(`--replica ${JSON.stringify(raw.replica)}: exists and is not a folder`);
+  if (!remote.source && !remote.replica && (isInside(replica, source) || isInside(source, replica))) {
     throw new UsageError(`--source ${JSON.stringify(raw.source)} and --replica ${JSON.stringify(raw.replica)} are nested in one another`);
   }
-  if (!raw.dryRun) checkCreatable(replica, '--replica', raw.replica);
+  if (!raw.dryRun && !remote.replica) checkCreatable(replica, '--replica', raw.replica);
 
   const once = raw.once === true;
   let intervalMs: number | null = null;
@@ -99,7 +108,7 @@ export function buildConfig(raw: RawOptions, extraExcludes: readonly string[] = 
   if (raw.logDir !== undefined) {
     logDir = resolveMaybeMissing(path.resolve(raw.logDir));
     if (existsNonDir(logDir)) throw new UsageError(`--log-dir ${JSON.stringify(raw.logDir)}: exists and is not a folder`);
-    if (isInside(logDir, replica) || isInside(logDir, source)) {
+    if ((!remote.replica && isInside(logDir, replica)) || (!remote.source && isInside(logDir, source))) {
       throw new UsageError(`--log-dir ${JSON.stringify(raw.logDir)}: must not be inside the source or the replica`);
     }
     checkCreatable(logDir, '--log-dir', raw.logDir);
@@ -109,7 +118,7 @@ export function buildConfig(raw: RawOptions, extraExcludes: readonly string[] = 
   if (hash !== 'sha256' && hash !== 'md5') throw new UsageError(`--hash ${JSON.stringify(hash)}: expected sha256 or md5`);
 
   const statePath = resolveMaybeMissing(path.resolve(raw.state ?? defaultRecordPath(source, replica, env)));
-  if (isInside(statePath, replica) || isInside(statePath, source)) {
+  if ((!remote.replica && isInside(statePath, replica)) || (!remote.source && isInside(statePath, source))) {
     throw new UsageError(`--state ${JSON.stringify(statePath)}: must not be inside the source or the replica`);
   }
   if (existsDir(statePath)) throw new UsageError(`--state ${JSON.stringify(statePath)}: is a folder; give a file path`);
@@ -138,6 +147,7 @@ export function buildConfig(raw: RawOptions, extraExcludes: readonly string[] = 
   }
 
   if (raw.watch && once) throw new UsageError('--watch cannot be combined with --once');
+  if (raw.watch && remote.source) throw new UsageError('--watch needs a source on this machine (changes on another machine cannot be watched); use --interval');
   const modifyWindowMs = parseWindow(raw.modifyWindow ?? 'auto');
 
   return Object.freeze({
@@ -159,6 +169,8 @@ export function buildConfig(raw: RawOptions, extraExcludes: readonly string[] = 
     logLevel: levelText as LogLevel,
     modifyWindowMs,
     notify: parseNotify(raw),
+    sshConfig: remote.sshConfig,
+    bwlimit: remote.bwlimit,
   });
 }
 

@@ -13,12 +13,15 @@ import { runJobs, serveDaemon } from './jobs/run.js';
 import { LockedError, acquireLock, type Lock } from './lock.js';
 import { type Logging, createLogging } from './logger.js';
 import { type JobNotifications, jobNotifications } from './notify/for-job.js';
+import { ConnectError } from './remote/errors.js';
 import { installStop, type StopControl } from './stop.js';
 import { createEngine } from './sync/engine.js';
 import { HashPool } from './sync/hash-pool.js';
 import { RecordStore } from './sync/record.js';
 import type { PassReport } from './sync/types.js';
 import type { ScanScope } from './sync/scope.js';
+import type { Trees } from './trees/factory.js';
+import { openTrees } from './trees/open.js';
 
 export { EXIT, exitCodeFor } from './exit.js';
 
@@ -55,6 +58,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   const pool = new HashPool();
   let stop: StopControl | undefined;
   let notes: JobNotifications | undefined;
+  let trees: Trees | undefined;
   try {
     // Signals are ours from the start: a SIGTERM while the record loads is a graceful stop too.
     stop = installStop({
@@ -64,13 +68,14 @@ export async function run(argv: readonly string[]): Promise<number> {
       onSignal: (why) => logging.log.info({ signal: why }, why === 'second SIGINT' ? 'aborting the pass now' : `stopping (${why})`),
     });
     if (!config.dryRun) lock = await acquireLock(config.replica);
+    trees = await openTrees(config, pool);
     const { store, warning, info } = await RecordStore.load(config.statePath, config.source, config.replica);
     if (warning) logging.log.warn({ path: config.statePath }, warning);
     if (info) logging.log.info({ path: config.statePath }, info);
     // Without --config the one job is named after the replica folder.
     const job = { job: path.basename(config.replica), source: config.source, replica: config.replica };
     if (config.notify) notes = jobNotifications(config.notify, job, logging.log);
-    const engine = createEngine(config, { log: logging.log, store, pool, ...(notes ? { sink: notes.sink } : {}) });
+    const engine = createEngine(config, { log: logging.log, store, pool, trees, ...(notes ? { sink: notes.sink } : {}) });
     const hard = stop.hard;
     const runOne = async (scope?: ScanScope): Promise<PassReport> => {
       try {
@@ -89,12 +94,17 @@ export async function run(argv: readonly string[]): Promise<number> {
       process.stderr.write(`foldersync: ${err.message}\n`);
       return EXIT.locked;
     }
+    if (err instanceof ConnectError) {
+      process.stderr.write(`foldersync: ${err.message}\n`);
+      return EXIT.usage;
+    }
     logging.log.error({ err: describe(err) }, describe(err));
     return EXIT.errors;
   } finally {
     // What a notification still has to say is said before the exit (each bounded).
     await notes?.close(stop?.hard.aborted === true);
     stop?.dispose();
+    trees?.close();
     await pool.close();
     await lock?.release();
     logging.flush();

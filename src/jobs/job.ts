@@ -4,6 +4,7 @@ import { UsageError, describe } from '../errors.js';
 import { EXIT, exitCodeFor } from '../exit.js';
 import { LockedError, type Lock, acquireLock } from '../lock.js';
 import { type JobNotifications, jobNotifications } from '../notify/for-job.js';
+import { ConnectError } from '../remote/errors.js';
 import { type Nudges, runSchedule } from '../scheduler.js';
 import { createEngine } from '../sync/engine.js';
 import type { Gate } from '../sync/execute.js';
@@ -11,6 +12,8 @@ import type { HashPool } from '../sync/hash-pool.js';
 import { RecordStore } from '../sync/record.js';
 import { type ScanScope, isNothing } from '../sync/scope.js';
 import type { PassReport } from '../sync/types.js';
+import type { Trees } from '../trees/factory.js';
+import { openTrees } from '../trees/open.js';
 import type { Watcher } from '../watch.js';
 
 /** What a person sees a job doing. */
@@ -35,6 +38,8 @@ export interface JobStatus {
 /** A pass runner with its lock held: what a job needs open to run passes. */
 export interface Opened {
   readonly lock: Lock | undefined;
+  /** Its trees' connections, closed when the job ends (the caller's own when it opened the job). */
+  readonly trees?: Trees;
   readonly runPass: (req: { signal: AbortSignal; scope?: ScanScope }) => Promise<PassReport>;
 }
 
@@ -55,7 +60,8 @@ export interface JobDeps {
 /** Exit code of an attempt that could not open the job: as in the contract. */
 function openFailureCode(err: unknown): number {
   if (err instanceof LockedError) return EXIT.locked;
-  return err instanceof UsageError ? EXIT.usage : EXIT.errors;
+  // An unknown host key, an unreachable host or a refused login: as at the start of a single pair.
+  return err instanceof UsageError || err instanceof ConnectError ? EXIT.usage : EXIT.errors;
 }
 
 /**
@@ -107,6 +113,7 @@ export class Job implements Nudges {
       this.nextAt = null;
       await this.watcher?.close();
       await this.notes?.close(this.d.stop.hard.aborted);
+      this.opened?.trees?.close();
       await this.opened?.lock?.release();
     }
   }
@@ -118,6 +125,7 @@ export class Job implements Nudges {
       return report ? exitCodeFor(report) : openFailureCode(this.problemError);
     } finally {
       await this.notes?.close(this.d.stop.hard.aborted);
+      this.opened?.trees?.close();
       await this.opened?.lock?.release();
     }
   }
@@ -220,18 +228,21 @@ export class Job implements Nudges {
     if (this.opened) return this.opened;
     const c = this.config;
     let lock: Lock | undefined;
+    let trees: Trees | undefined;
     try {
       if (!c.dryRun) lock = await acquireLock(c.replica);
+      trees = await openTrees(c, this.d.pool);
       const { store, warning, info } = await RecordStore.load(c.statePath, c.source, c.replica);
       if (warning) this.d.log.warn({ path: c.statePath }, warning);
       if (info) this.d.log.info({ path: c.statePath }, info);
       if (c.notify && !this.notes) this.notes = jobNotifications(c.notify, { job: this.name, source: c.source, replica: c.replica }, this.d.log);
       const sink = this.notes?.sink;
-      const engine = createEngine(c, { log: this.d.log, store, pool: this.d.pool, ...(this.d.gate ? { gate: this.d.gate } : {}), ...(sink ? { sink } : {}) });
-      this.opened = { lock, runPass: (req) => engine.runPass(req) };
+      const engine = createEngine(c, { log: this.d.log, store, pool: this.d.pool, ...(this.d.gate ? { gate: this.d.gate } : {}), ...(sink ? { sink } : {}), trees });
+      this.opened = { lock, trees, runPass: (req) => engine.runPass(req) };
       this.problem = null;
       return this.opened;
     } catch (err) {
+      trees?.close();
       await lock?.release();
       this.problemError = err;
       this.problem = { kind: err instanceof LockedError ? 'locked' : 'failed', message: describe(err) };

@@ -1,12 +1,10 @@
-import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { describe, errCode } from '../errors.js';
 import { KnownFilesystems } from '../trees/known-fs.js';
-import { LocalTree } from '../trees/local.js';
-import { LocalReplica } from '../trees/local-replica.js';
-import { ThreadedTree } from '../trees/threaded.js';
+import { Trees } from '../trees/factory.js';
+import type { ReplicaWriter } from '../trees/tree.js';
 import { type FsTraits, observedResolutionMs } from '../trees/probe.js';
 import { sameVersion } from './copy.js';
 import { InFlight } from './in-flight.js';
@@ -20,7 +18,7 @@ import { Tally, type TallySink } from './tally.js';
 import { caseConflicts, dropSubtrees, findUnplaceable } from './placeable.js';
 import type { HashPool } from './hash-pool.js';
 import { type Marched, ReplicaUnlistable, type SettleRules, march } from './march.js';
-import { abs, cmpWalk, joinRel, parentOf } from './paths.js';
+import { cmpWalk, joinRel, parentOf } from './paths.js';
 import { plan } from './plan.js';
 import type { RecordStore } from './record.js';
 import { actionName } from './report.js';
@@ -55,6 +53,8 @@ export interface EngineDeps {
   readonly sink?: TallySink;
   /** The daemon-wide bound on file operations, shared by its jobs. */
   readonly gate?: Gate;
+  /** Where the trees are (local folders unless given: see openTrees). */
+  readonly trees?: Trees;
 }
 
 /** What a pass settles before listing: the replica's traits and what to list. */
@@ -89,7 +89,8 @@ const THREADED_MIN = 10_000;
 export function createEngine(settings: SyncSettings, deps: EngineDeps): { runPass(req?: PassRequest): Promise<PassReport> } {
   const filter = makeFilter(settings.excludes);
   const known = new KnownFilesystems();
-  return { runPass: (req = {}) => new Pass(settings, deps, filter, req, known).run() };
+  const trees = deps.trees ?? Trees.local(settings.source, settings.replica, deps.pool);
+  return { runPass: (req = {}) => new Pass(settings, deps, filter, req, known, trees).run() };
 }
 
 class Pass {
@@ -102,7 +103,9 @@ class Pass {
   private learner: RecordLearner | null = null;
   private readonly inFlight = new InFlight();
   /** Where every change goes: the replica's writing side. */
-  private readonly writer: LocalReplica;
+  private readonly writer: ReplicaWriter;
+  /** A dropped connection was reported this pass (the actions after it fail alike, unreported). */
+  private lostReported = false;
   /** How the trees compare, once the filesystems are known (set early in the pass). */
   private rules: FsRules = EXACT_RULES;
 
@@ -112,11 +115,11 @@ class Pass {
     private readonly filter: Filter,
     private readonly req: PassRequest,
     private readonly known: KnownFilesystems,
+    private readonly trees: Trees,
   ) {
     this.tally = new Tally(d.log, s.dryRun, d.sink);
     const pass = this;
-    this.writer = new LocalReplica(s.replica, {
-      source: s.source,
+    this.writer = trees.writer({
       // Settled once both trees are listed, before anything is written.
       get rules(): FsRules {
         return pass.rules;
@@ -170,7 +173,8 @@ class Pass {
 
   /** Ends a pass that wrote: an error if the source root vanished or was replaced meanwhile. */
   private async end(root: RootId | null): Promise<PassReport> {
-    if (root === null || !sameRoot(await rootOf(this.s.source), root)) {
+    if (this.trees.lost()) return this.finish(this.tally.outcome());
+    if (root === null || !sameRoot(await this.trees.sourceRoot(), root)) {
       // Copies of a vanished source are skipped as "vanished", which alone would look like success.
       this.tally.error({ path: this.s.source }, `the source ${this.s.source} vanished or was replaced during the pass (renamed or unmounted?); what was not copied yet will be by the next pass`);
     }
@@ -191,6 +195,13 @@ class Pass {
 
   /** Makes the replica root, learns what its filesystem keeps, and settles what the pass lists. */
   private async prepare(): Promise<Prepared | PassReport> {
+    try {
+      await this.trees.connect(this.req.signal);
+    } catch (err) {
+      this.req.signal?.throwIfAborted();
+      this.tally.error({ err: describe(err) }, describe(err));
+      return this.finish('errors', 'cannot connect');
+    }
     if (!this.s.dryRun) {
       try {
         await this.writer.ensureRoot();
@@ -201,14 +212,15 @@ class Pass {
     }
     const traits = await this.replicaTraits();
     // A replica that folds names needs every sibling of a name to place it: no partial listings.
-    const scope = nameFolding(traits) ? FULL_SCOPE : (this.req.scope ?? FULL_SCOPE);
+    // A remote replica is listed whole too: a partial pass lists its scoped folders locally.
+    const scope = nameFolding(traits) || this.trees.remoteReplica ? FULL_SCOPE : (this.req.scope ?? FULL_SCOPE);
     return { traits, scope };
   }
 
   /** Walks both trees (and the record) and reports what could not be read; refuses a source that vanished meanwhile. */
   private async walk(prep: Prepared): Promise<Walked | PassReport> {
     const { s, d } = this;
-    const before = await rootOf(s.source);
+    const before = await this.trees.sourceRoot();
     let found: Marched;
     try {
       found = isFull(prep.scope) ? await this.marchAll(prep.traits, before?.dev ?? -1) : await this.walkScope(prep.scope);
@@ -221,7 +233,7 @@ class Pass {
     if (damage !== undefined) d.log.warn({ path: d.store?.file }, damage);
     // A source renamed away or unmounted while it was listed leaves a listing that silently
     // lacks whole folders (they vanished): trusting it would delete their replica copies.
-    const vanished = sourceVanished(s.source, before, await rootOf(s.source));
+    const vanished = sourceVanished(s.source, before, await this.trees.sourceRoot());
     if (vanished) return this.refuse(vanished);
     const { source, replica } = found;
     this.reportSource(source.issues, source.skipped);
@@ -246,11 +258,11 @@ class Pass {
     const reader = this.d.store?.reader() ?? null;
     // A big replica is listed by a worker thread on the other core while this one lists the
     // source and merges; a small one here (a worker takes ~40 ms to start: 10k entries' worth).
-    const threaded = (this.d.store?.size ?? 0) >= THREADED_MIN ? ThreadedTree.start(this.s.replica, this.s.excludes) : null;
+    const replica = this.trees.replicaReader((this.d.store?.size ?? 0) >= THREADED_MIN, this.s.excludes);
     try {
       return await march({
-        source: new LocalTree(this.s.source),
-        replica: threaded ?? new LocalTree(this.s.replica),
+        source: this.trees.sourceReader(),
+        replica: replica.tree,
         record: reader,
         filter: this.filter.empty ? undefined : this.filter,
         deleteExcluded: this.s.deleteExcluded,
@@ -260,7 +272,7 @@ class Pass {
       });
     } finally {
       reader?.close();
-      threaded?.stop();
+      replica.stop();
     }
   }
 
@@ -316,7 +328,7 @@ class Pass {
 
   /** The replica's traits (probed once per device and run), logged when newly measured. */
   private async replicaTraits(): Promise<FsTraits> {
-    const { traits, fresh, probeError } = await this.known.replicaTraits(this.s.replica, this.s.dryRun);
+    const { traits, fresh, probeError } = await this.trees.replicaTraits(this.known, this.s.dryRun);
     if (probeError !== undefined) {
       this.d.log.warn({ path: this.s.replica, err: describe(probeError) }, `could not ${describe(probeError)}; guessing what it keeps from its mount type (${traits.type})`);
     }
@@ -348,7 +360,7 @@ class Pass {
 
   /** Source entries below a folder (excluded ones not counted), listed only to be counted. */
   private async countBelow(dir: string): Promise<number> {
-    const tree = new LocalTree(this.s.source);
+    const tree = this.trees.sourceReader();
     let n = 0;
     const stack = [dir];
     for (let d = stack.pop(); d !== undefined; d = stack.pop()) {
@@ -393,8 +405,8 @@ class Pass {
       windowMs,
       exactSource: explicit === null && windowMs > 0,
       modes: traits.modes,
-      srcIno: true,
-      repIno: true,
+      srcIno: this.trees.inodes.src,
+      repIno: this.trees.inodes.rep,
       srcRootDev,
       folderRenames: traits.folderRenames,
       ...(fold ? { fold } : {}),
@@ -408,7 +420,7 @@ class Pass {
   private async emptyReplica(prep: Prepared): Promise<string[] | null> {
     if (!isFull(prep.scope) || (this.d.store !== null && this.d.store.size > 0)) return null;
     try {
-      const l = await new LocalTree(this.s.replica).list('');
+      const l = await this.trees.replicaReader(false, []).tree.list('');
       return l.items.length === 0 && l.issues.length === 0 ? l.stale : null;
     } catch (err) {
       return this.s.dryRun && errCode(err) === 'ENOENT' ? [] : null;
@@ -417,7 +429,7 @@ class Pass {
 
   /** A first copy, streamed folder by folder (see seed.ts): nothing to compare, rename or delete. */
   private async seedAll(prep: Prepared, stale: readonly string[]): Promise<PassReport> {
-    const root = await rootOf(this.s.source);
+    const root = await this.trees.sourceRoot();
     const explicit = this.s.modifyWindowMs ?? null;
     // The source's step is read off the walk; until then the replica's is the window (copies only use it to spot a restamping rename).
     const fold = nameFolding(prep.traits);
@@ -428,7 +440,7 @@ class Pass {
     let seeded: Seeded;
     try {
       seeded = await seed({
-        source: new LocalTree(this.s.source),
+        source: this.trees.sourceReader(),
         filter: this.filter.empty ? undefined : this.filter,
         ...(this.req.signal ? { signal: this.req.signal } : {}),
         onFolder: async (f) => {
@@ -487,13 +499,13 @@ class Pass {
     const srcRootDev = trees.root.dev;
     const base = this.baseRules(traits, srcRootDev, trees.sourceStep);
     if (!this.d.store || this.d.store.size === 0) return base;
-    const srcPerMount = !(await this.known.sourceKeepsInodes(srcRootDev, this.s.source));
+    const srcPerMount = this.trees.inodes.src && !(await this.known.sourceKeepsInodes(srcRootDev, this.s.source));
     const srcRenumbered = renumbered('src', record, source.entries, base, srcPerMount, inScope, settled);
     const repRenumbered = renumbered('rep', record, replica.entries, base, !traits.stableInodes, inScope, settled);
     for (const [side, root, yes] of [['source', this.s.source, srcRenumbered], ['replica', this.s.replica, repRenumbered]] as const) {
       if (yes) this.d.log.info({ path: root }, `the ${side}'s inode numbers changed since the last pass (mounted again?); files are compared by size and time this pass, not re-read`);
     }
-    return { ...base, srcIno: !srcRenumbered, repIno: !repRenumbered };
+    return { ...base, srcIno: base.srcIno && !srcRenumbered, repIno: base.repIno && !repRenumbered };
   }
 
   /** Plans, hashes what the planner asks for, and plans again until it asks for nothing. */
@@ -514,10 +526,9 @@ class Pass {
     await Promise.all(
       missing.map(({ side, path }) =>
         limit(async () => {
-          const root = side === 'src' ? source.root : replica.root;
           const key = hashKey(side, path);
           try {
-            const r = await this.d.pool.hash(abs(root, path), this.s.hash, this.req.signal);
+            const r = await this.trees.hash(side, path, this.s.hash, this.req.signal);
             if (r.status !== 'ok') {
               this.hashes.set(key, '');
               this.d.log.debug({ path, side }, `${path} ${r.status === 'gone' ? 'vanished' : 'changed'} while it was hashed`);
@@ -541,6 +552,13 @@ class Pass {
     const a = r.action;
     const log = this.d.log;
     if (r.status === 'error') {
+      const lost = this.trees.lost();
+      if (lost) {
+        // Every action after a drop fails the same way: one line says it, not one per file.
+        if (!this.lostReported) this.tally.error({ err: lost.message }, `${lost.message}; the pass stopped there, nothing half-written was put in place, and the next pass completes the mirror`);
+        this.lostReported = true;
+        return;
+      }
       this.tally.error({ op: a.type, path: a.path, ...(a.type === 'move' ? { from: a.from } : {}), err: describe(r.error) }, r.error.message);
       return;
     }
@@ -610,16 +628,6 @@ class SeedBatch {
     this.writes = [];
     this.dirs = new Map();
     return out;
-  }
-}
-
-/** The identity (device and inode) of the folder a path leads to, or null when it cannot be reached. */
-async function rootOf(p: string): Promise<RootId | null> {
-  try {
-    const st = await stat(p);
-    return { dev: st.dev, ino: st.ino };
-  } catch {
-    return null;
   }
 }
 

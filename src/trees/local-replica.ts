@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { type FileHandle, lstat, mkdir, open, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { FsOpError, errCode, isGone } from '../errors.js';
 import { copyAtomic, setAttrs, symlinkAtomic } from '../sync/copy.js';
+import { copyFromStream } from '../sync/copy-stream.js';
 import type { FsRules } from '../sync/fs-rules.js';
 import type { InFlight } from '../sync/in-flight.js';
 import { baseOf, joinRel, parentOf, sameMtime } from '../sync/paths.js';
@@ -9,6 +10,7 @@ import { SafeDirs } from '../sync/safe-dirs.js';
 import type { Entry } from '../sync/types.js';
 import { WritableDirs } from '../sync/writable-dirs.js';
 import { toEntry } from './local.js';
+import type { SourceFiles } from './source-files.js';
 import type { CopyOutcome, ReplicaWriter } from './tree.js';
 
 /** What a local replica writer needs besides its root. */
@@ -20,6 +22,8 @@ export interface LocalReplicaOptions {
   /** Temp files being written, for a hard stop to remove. */
   readonly inFlight: InFlight;
   readonly signal?: AbortSignal;
+  /** Set when the source is on another machine: copies stream its bytes instead of the kernel copying a local file. */
+  readonly from?: SourceFiles;
 }
 
 /**
@@ -59,6 +63,11 @@ export class LocalReplica implements ReplicaWriter {
 
   /** Copies one source file into place atomically (see copyAtomic). */
   copyIn(rel: string): Promise<CopyOutcome> {
+    const from = this.o.from;
+    if (from) {
+      const o = this.o;
+      return this.safe.within(parentOf(rel), (dir) => copyFromStream(rel, { repDir: dir, from, modes: o.rules.modes, inFlight: o.inFlight, ...(o.signal ? { signal: o.signal } : {}) }));
+    }
     return this.safe.within(parentOf(rel), (dir) =>
       copyAtomic(rel, {
         srcRoot: this.o.source,

@@ -6,6 +6,7 @@ import { HashPool } from '../../src/sync/hash-pool.js';
 import { RecordStore } from '../../src/sync/record.js';
 import type { PassRequest } from '../../src/sync/engine.js';
 import type { PassReport } from '../../src/sync/types.js';
+import type { Trees } from '../../src/trees/factory.js';
 
 /** One parsed log line. */
 export type LogLine = Record<string, unknown> & { msg: string; level: number };
@@ -31,7 +32,7 @@ export async function closePool(): Promise<void> {
  * Runs one real pass in-process, with a record at `state` (default: beside the replica, in the
  * same temp folder) and every log line captured.
  */
-export async function syncOnce(settings: PassSettings, req: PassRequest = {}): Promise<{ report: PassReport; lines: LogLine[]; store: RecordStore }> {
+export async function syncOnce(settings: PassSettings, req: PassRequest = {}, trees?: Trees): Promise<{ report: PassReport; lines: LogLine[]; store: RecordStore }> {
   const lines: LogLine[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -53,7 +54,7 @@ export async function syncOnce(settings: PassSettings, req: PassRequest = {}): P
     dryRun: false,
     ...settings,
   };
-  const report = await createEngine(full, { log, store, pool: pool() }).runPass(req);
+  const report = await createEngine(full, { log, store, pool: pool(), ...(trees ? { trees } : {}) }).runPass(req);
   return { report, lines, store };
 }
 

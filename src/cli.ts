@@ -29,6 +29,7 @@ export function program(out: (s: string) => void): Command {
     .option('--watch', 'also start a pass shortly after changes in the source')
     .option('--exclude <pattern>', 'gitignore-syntax pattern relative to the source root (repeatable)', collect)
     .option('--exclude-from <file>', 'read exclude patterns from a file, one a line (repeatable)', collect)
+    .option('--include <pattern>', 'mirror only what gitignore-syntax patterns match, and the folders on the way (repeatable)', collect)
     .option('--delete-excluded', 'also delete excluded paths from the replica')
     .option('--checksum', 'compare every file by content hash, not only size and mtime')
     .addOption(new Option('--hash <algo>', 'content hash').choices(['sha256', 'md5']).default('sha256'))

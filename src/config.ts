@@ -38,6 +38,8 @@ export interface Config {
   readonly dryRun: boolean;
   readonly watch: boolean;
   readonly excludes: readonly string[];
+  /** `--include` patterns; empty: everything not excluded is mirrored. */
+  readonly includes: readonly string[];
   readonly deleteExcluded: boolean;
   readonly checksum: boolean;
   readonly hash: HashAlgo;
@@ -61,6 +63,7 @@ export interface RawOptions {
   watch?: boolean;
   exclude?: string[];
   excludeFrom?: string[];
+  include?: string[];
   deleteExcluded?: boolean;
   checksum?: boolean;
   hash?: string;
@@ -146,6 +149,7 @@ export function buildConfig(raw: RawOptions, extraExcludes: readonly string[] = 
     dryRun: raw.dryRun === true,
     watch: raw.watch === true,
     excludes: Object.freeze([...(raw.exclude ?? []), ...extraExcludes]),
+    includes: Object.freeze([...(raw.include ?? [])]),
     deleteExcluded: raw.deleteExcluded === true,
     checksum: raw.checksum === true,
     hash,

@@ -11,7 +11,7 @@ import { type FsTraits, observedResolutionMs } from '../trees/probe.js';
 import { sameVersion } from './copy.js';
 import { InFlight } from './in-flight.js';
 import { type ActionResult, execute } from './execute.js';
-import { type Filter, makeFilter } from './filter.js';
+import { type Filter, makeFilter, passFilterSpec } from './filter.js';
 import { EXACT_RULES, type FsRules, autoWindowMs, nameFolding } from './fs-rules.js';
 import { type Refusal, type RootId, emptySource, sourceVanished, tooManyDeletes } from './guards.js';
 import { renumbered } from './identity.js';
@@ -44,6 +44,8 @@ export interface SyncSettings {
   readonly dryRun: boolean;
   /** `--modify-window` in ms; null or absent = auto (what the filesystems keep). */
   readonly modifyWindowMs?: number | null;
+  /** `--include` patterns (none: everything not excluded). */
+  readonly includes?: readonly string[];
 }
 
 /** What a pass uses besides settings. `store` is null only when no record can be kept. */
@@ -83,7 +85,7 @@ const THREADED_MIN = 10_000;
 
 /** Builds the pass runner for one source/replica pair. */
 export function createEngine(settings: SyncSettings, deps: EngineDeps): { runPass(req?: PassRequest): Promise<PassReport> } {
-  const filter = makeFilter(settings.excludes);
+  const filter = makeFilter(passFilterSpec(settings));
   const known = new KnownFilesystems();
   return { runPass: (req = {}) => new Pass(settings, deps, filter, req, known).run() };
 }
@@ -242,7 +244,7 @@ class Pass {
     const reader = this.d.store?.reader() ?? null;
     // A big replica is listed by a worker thread on the other core while this one lists the
     // source and merges; a small one here (a worker takes ~40 ms to start: 10k entries' worth).
-    const threaded = (this.d.store?.size ?? 0) >= THREADED_MIN ? ThreadedTree.start(this.s.replica, this.s.excludes) : null;
+    const threaded = (this.d.store?.size ?? 0) >= THREADED_MIN ? ThreadedTree.start(this.s.replica, passFilterSpec(this.s)) : null;
     try {
       return await march({
         source: new LocalTree(this.s.source),

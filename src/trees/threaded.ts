@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { makeFilter } from '../sync/filter.js';
+import { type FilterSpec, makeFilter } from '../sync/filter.js';
 import { cmp, joinRel } from '../sync/paths.js';
 import type { Entry, EntryKind, PathIssue } from '../sync/types.js';
 import { LocalTree } from './local.js';
@@ -10,7 +10,8 @@ import type { FolderListing, Listed, TreeReader } from './tree.js';
 /** What the listing worker is asked: a tree and what to leave out of its walk. */
 export interface ListJob {
   readonly root: string;
-  readonly excludes: readonly string[];
+  /** Exclude patterns, or the whole filter (includes, reserved paths). */
+  readonly excludes: readonly string[] | FilterSpec;
   /** [unused, entries handed over]: the worker waits while it is more than `ahead` entries ahead. */
   readonly progress: SharedArrayBuffer;
   readonly ahead: number;
@@ -109,19 +110,19 @@ export class ThreadedTree implements TreeReader {
   private readonly progress: Int32Array;
 
   /** Starts listing `root` at once; null where there is no built worker (then use LocalTree). */
-  static start(root: string, excludes: readonly string[], ahead = AHEAD): ThreadedTree | null {
+  static start(root: string, excludes: readonly string[] | FilterSpec, ahead = AHEAD): ThreadedTree | null {
     return HAVE_WORKER ? new ThreadedTree(root, excludes, ahead) : null;
   }
 
   private constructor(
     readonly root: string,
-    excludes: readonly string[],
+    excludes: readonly string[] | FilterSpec,
     ahead: number,
   ) {
     this.local = new LocalTree(root);
     const progress = new SharedArrayBuffer(8);
     this.progress = new Int32Array(progress);
-    const job: ListJob = { root, excludes: [...excludes], progress, ahead };
+    const job: ListJob = { root, excludes: Array.isArray(excludes) ? [...excludes] : { ...excludes }, progress, ahead };
     const w = new Worker(WORKER, { workerData: job });
     this.worker = w;
     w.on('message', (m: ListMessage) => {

@@ -46,7 +46,7 @@ export function makeFilter(spec: readonly string[] | FilterSpec): Filter {
     reserved: isReserved,
     // `ignore` wants dir-only patterns (`build/`) asked with a trailing slash.
     excluded: (rel, isDir) =>
-      isReserved(rel) || (inc !== null && !inc.included(rel, isDir)) || (matched !== null && matched.ignores(isDir ? `${rel}/` : rel)),
+      isReserved(rel) || (inc !== null && !inc.included(rel, isDir)) || matched?.ignores(isDir ? `${rel}/` : rel) === true,
   };
 }
 

@@ -30,6 +30,8 @@ export function program(out: (s: string) => void): Command {
     .option('--exclude <pattern>', 'gitignore-syntax pattern relative to the source root (repeatable)', collect)
     .option('--exclude-from <file>', 'read exclude patterns from a file, one a line (repeatable)', collect)
     .option('--include <pattern>', 'mirror only what gitignore-syntax patterns match, and the folders on the way (repeatable)', collect)
+    .option('--backup-dir <dir>', 'move old versions of replaced or deleted files to <dir>/<YYYY-MM-DD_HHMMSS>/ (relative: inside the replica)')
+    .option('--backup-keep <duration>', 'remove backup folders older than this at the end of a pass (e.g. 30d)')
     .option('--delete-excluded', 'also delete excluded paths from the replica')
     .option('--checksum', 'compare every file by content hash, not only size and mtime')
     .addOption(new Option('--hash <algo>', 'content hash').choices(['sha256', 'md5']).default('sha256'))

@@ -2,6 +2,8 @@ import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError, describe, errCode } from './errors.js';
 import { parseDuration, parseWindow } from './duration.js';
+import { checkBackup } from './backup-option.js';
+import type { BackupSettings } from './sync/versions.js';
 import { defaultHashThreads } from './sync/hash-pool.js';
 import { defaultRecordPath } from './sync/record.js';
 import type { HashAlgo } from './sync/types.js';
@@ -50,6 +52,8 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** `--modify-window` in ms; null = auto (the coarser step of what the two filesystems keep). */
   readonly modifyWindowMs: number | null;
+  /** `--backup-dir` (absolute) and `--backup-keep`; null: old versions are not kept. */
+  readonly backup: BackupSettings | null;
 }
 
 /** Raw option values as commander hands them over. */
@@ -73,6 +77,8 @@ export interface RawOptions {
   jobs?: string;
   logLevel?: string;
   modifyWindow?: string;
+  backupDir?: string;
+  backupKeep?: string;
 }
 
 /**
@@ -139,6 +145,7 @@ export function buildConfig(raw: RawOptions, extraExcludes: readonly string[] = 
 
   if (raw.watch && once) throw new UsageError('--watch cannot be combined with --once');
   const modifyWindowMs = parseWindow(raw.modifyWindow ?? 'auto');
+  const backup = checkBackup(raw, source, replica, isInside);
 
   return Object.freeze({
     source,
@@ -159,6 +166,7 @@ export function buildConfig(raw: RawOptions, extraExcludes: readonly string[] = 
     jobs,
     logLevel: levelText as LogLevel,
     modifyWindowMs,
+    backup,
   });
 }
 

@@ -17,6 +17,8 @@ import { type Refusal, type RootId, emptySource, sourceVanished, tooManyDeletes 
 import { renumbered } from './identity.js';
 import { RecordLearner } from './record-learning.js';
 import { Tally } from './tally.js';
+import { forBackup } from './backup-plan.js';
+import { type BackupSettings, pruneVersions, stampOf } from './versions.js';
 import { caseConflicts, dropSubtrees, findUnplaceable } from './placeable.js';
 import type { HashPool } from './hash-pool.js';
 import { type Marched, ReplicaUnlistable, type SettleRules, march } from './march.js';
@@ -46,6 +48,8 @@ export interface SyncSettings {
   readonly modifyWindowMs?: number | null;
   /** `--include` patterns (none: everything not excluded). */
   readonly includes?: readonly string[];
+  /** `--backup-dir` and `--backup-keep`: old versions kept instead of deleted or overwritten. */
+  readonly backup?: BackupSettings | null;
 }
 
 /** What a pass uses besides settings. `store` is null only when no record can be kept. */
@@ -103,6 +107,8 @@ class Pass {
   private readonly writer: LocalReplica;
   /** How the trees compare, once the filesystems are known (set early in the pass). */
   private rules: FsRules = EXACT_RULES;
+  /** When the pass started: its backup stamp folder and the age of old versions. */
+  private readonly started = new Date();
 
   constructor(
     private readonly s: SyncSettings,
@@ -121,6 +127,7 @@ class Pass {
       },
       inFlight: this.inFlight,
       ...(req.signal ? { signal: req.signal } : {}),
+      ...(s.backup ? { backup: { dir: s.backup.dir, stamp: stampOf(this.started) } } : {}),
     });
   }
 
@@ -168,6 +175,8 @@ class Pass {
 
   /** Ends a pass that wrote: an error if the source root vanished or was replaced meanwhile. */
   private async end(root: RootId | null): Promise<PassReport> {
+    const keepMs = this.s.backup?.keepMs;
+    if (keepMs) await pruneVersions(this.writer, keepMs, this.started, this.d.log);
     if (root === null || !sameRoot(await rootOf(this.s.source), root)) {
       // Copies of a vanished source are skipped as "vanished", which alone would look like success.
       this.tally.error({ path: this.s.source }, `the source ${this.s.source} vanished or was replaced during the pass (renamed or unmounted?); what was not copied yet will be by the next pass`);
@@ -302,10 +311,11 @@ class Pass {
     const writer = this.writer;
     await writer.removeStale(replica.stale);
     for (const t of replica.stale) this.d.log.debug({ path: t }, `removed leftover temp file ${t}`);
-    await execute(p.actions, {
+    await execute(this.s.backup ? forBackup(p.actions) : p.actions, {
       writer,
       sourceDirs: dirsOf(source),
       jobs: this.s.jobs,
+      backups: Boolean(this.s.backup),
       ...(this.req.signal ? { signal: this.req.signal } : {}),
       onResult: (r) => this.onResult(r, replica),
     });
@@ -545,6 +555,7 @@ class Pass {
       else log.debug({ path: a.path }, `${a.path} vanished before it was copied`);
       return;
     }
+    if (r.backedUp) this.tally.backup(a, stampOf(this.started));
     this.tally.change(a, r.bytes);
     this.learner?.learn(r, replica);
   }

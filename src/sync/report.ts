@@ -36,6 +36,7 @@ export function describeReport(r: Pick<PassReport, keyof PassReport>): string {
   add(r.attrs, 'attributes fixed');
   add(r.delete, 'deleted');
   add(r.rmdir, 'folders removed');
+  add(r.backup, 'old versions kept');
   add(r.errors, 'errors');
   const changes = parts.length ? parts.join(', ') : 'no changes';
   const mb = (r.bytes / 1e6).toFixed(1);

@@ -42,6 +42,13 @@ export class Tally {
     this.log.info({ action: name, ...shownPaths(a), ...(bytes ? { bytes } : {}), ...(this.dryRun ? { dryRun: true } : {}) }, describeAction(a, this.dryRun));
   }
 
+  /** An old version moved into the backup folder before `a` deleted or replaced it: counted, one line. */
+  backup(a: Action, stamp: string): void {
+    const { path } = shownPaths(a);
+    this.counts.backup++;
+    this.log.info({ action: 'backup', path, to: `${stamp}/${path}` }, `backup ${path}`);
+  }
+
   /** A file read whole to hash it. */
   hashed(bytes: number): void {
     this.counts.hashed++;

@@ -8,6 +8,7 @@ import { baseOf, joinRel, parentOf, sameMtime } from '../sync/paths.js';
 import { SafeDirs } from '../sync/safe-dirs.js';
 import type { Entry } from '../sync/types.js';
 import { WritableDirs } from '../sync/writable-dirs.js';
+import { type LocalBackupOptions, LocalBackupArea } from './local-backup.js';
 import { toEntry } from './local.js';
 import type { CopyOutcome, ReplicaWriter } from './tree.js';
 
@@ -20,6 +21,8 @@ export interface LocalReplicaOptions {
   /** Temp files being written, for a hard stop to remove. */
   readonly inFlight: InFlight;
   readonly signal?: AbortSignal;
+  /** Where old versions go (--backup-dir), and this pass's stamp. */
+  readonly backup?: LocalBackupOptions;
 }
 
 /**
@@ -30,6 +33,7 @@ export interface LocalReplicaOptions {
 export class LocalReplica implements ReplicaWriter {
   private readonly safe: SafeDirs;
   private readonly writable: WritableDirs;
+  private readonly backups: LocalBackupArea | null;
 
   constructor(
     readonly root: string,
@@ -37,6 +41,7 @@ export class LocalReplica implements ReplicaWriter {
   ) {
     this.safe = new SafeDirs(root);
     this.writable = new WritableDirs(this.safe);
+    this.backups = o.backup ? new LocalBackupArea(o.backup) : null;
   }
 
   /** Creates the replica root (and the folders above it) if missing. */
@@ -57,18 +62,67 @@ export class LocalReplica implements ReplicaWriter {
     });
   }
 
-  /** Copies one source file into place atomically (see copyAtomic). */
-  copyIn(rel: string): Promise<CopyOutcome> {
-    return this.safe.within(parentOf(rel), (dir) =>
-      copyAtomic(rel, {
+  /** Copies one source file into place atomically (see copyAtomic), the old one first moved into the backup folder with `backupAs`. */
+  copyIn(rel: string, backupAs?: string): Promise<CopyOutcome> {
+    return this.safe.within(parentOf(rel), async (dir) => {
+      let backedUp = false;
+      const out = await copyAtomic(rel, {
         srcRoot: this.o.source,
         repRoot: this.root,
         repDir: dir,
         kept: this.o.rules,
         inFlight: this.o.inFlight,
         ...(this.o.signal ? { signal: this.o.signal } : {}),
-      }),
-    );
+        ...(backupAs === undefined
+          ? {}
+          : {
+              beforePlace: async () => {
+                backedUp = await this.moveToBackup(joinRel(dir, baseOf(rel)), rel, backupAs);
+              },
+            }),
+      });
+      return out.kind === 'done' && backedUp ? { ...out, backedUp } : out;
+    });
+  }
+
+  /** Moves an entry into the backup folder by one rename; false when nothing was there. */
+  backup(rel: string, as: string): Promise<boolean> {
+    return this.safe.within(parentOf(rel), (dir) => this.moveToBackup(joinRel(dir, baseOf(rel)), rel, as));
+  }
+
+  /** The stamp folders of the backup folder. */
+  backupStamps(): Promise<string[]> {
+    return this.area().stamps();
+  }
+
+  /** Removes one stamp folder with everything in it. */
+  removeBackupStamp(stamp: string): Promise<void> {
+    return this.area().remove(stamp);
+  }
+
+  private area(): LocalBackupArea {
+    if (this.backups === null) throw new Error('no --backup-dir is set');
+    return this.backups;
+  }
+
+  /** Renames the entry at an OS path (under a held folder) into the backup folder. */
+  private async moveToBackup(from: string, rel: string, as: string): Promise<boolean> {
+    const area = this.area();
+    try {
+      await lstat(from);
+    } catch (err) {
+      if (isGone(err)) return false;
+      throw new FsOpError('lstat', rel, err);
+    }
+    return area.place(as, async (target) => {
+      try {
+        await rename(from, target);
+        return true;
+      } catch (err) {
+        if (isGone(err)) return false;
+        throw new FsOpError('back up', `${rel} -> ${area.stamp}/${as}`, err);
+      }
+    });
   }
 
   /** Creates or retargets a symlink atomically. */

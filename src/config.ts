@@ -54,6 +54,8 @@ export interface Config {
   readonly modifyWindowMs: number | null;
   /** `--backup-dir` (absolute) and `--backup-keep`; null: old versions are not kept. */
   readonly backup: BackupSettings | null;
+  /** False with --no-progress: no progress line even on a terminal. */
+  readonly progress: boolean;
 }
 
 /** Raw option values as commander hands them over. */
@@ -79,6 +81,7 @@ export interface RawOptions {
   modifyWindow?: string;
   backupDir?: string;
   backupKeep?: string;
+  progress?: boolean;
 }
 
 /**
@@ -167,6 +170,7 @@ export function buildConfig(raw: RawOptions, extraExcludes: readonly string[] = 
     logLevel: levelText as LogLevel,
     modifyWindowMs,
     backup,
+    progress: raw.progress !== false,
   });
 }
 

@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { parseCli } from './cli.js';
+import { ConsoleProgress } from './console-progress.js';
 import type { Config } from './config.js';
 import { formatDuration } from './duration.js';
 import { UsageError, describe, unreachable } from './errors.js';
@@ -54,7 +55,9 @@ export async function run(argv: readonly string[]): Promise<number> {
       return EXIT.usage;
     }
   }
-  const logging = createLogging({ level: config.logLevel, logDir: config.dryRun ? null : config.logDir });
+  // A progress line only where someone watches: a terminal on stderr (never under cron or systemd).
+  const progress = config.progress && process.stderr.isTTY ? new ConsoleProgress(process.stderr) : undefined;
+  const logging = createLogging({ level: config.logLevel, logDir: config.dryRun ? null : config.logDir, ...(progress ? { beforeLine: () => progress.clear() } : {}) });
   let lock: Lock | undefined;
   const pool = new HashPool();
   let stop: StopControl | undefined;
@@ -69,12 +72,14 @@ export async function run(argv: readonly string[]): Promise<number> {
     const { store, warning, info } = await RecordStore.load(config.statePath, config.source, config.replica);
     if (warning) logging.log.warn({ path: config.statePath }, warning);
     if (info) logging.log.info({ path: config.statePath }, info);
-    const engine = createEngine(config, { log: logging.log, store, pool });
+    const engine = createEngine(config, { log: logging.log, store, pool, ...(progress ? { progress } : {}) });
     const hard = stop.hard;
     const runOne = async (scope?: ScanScope): Promise<PassReport> => {
+      progress?.begin();
       try {
         return await engine.runPass({ signal: hard, ...(scope ? { scope } : {}) });
       } finally {
+        progress?.end();
         // Every pass's lines reach the file when it ends, not when 4 KB have piled up.
         logging.flush();
       }

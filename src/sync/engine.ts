@@ -18,6 +18,8 @@ import { renumbered } from './identity.js';
 import { RecordLearner } from './record-learning.js';
 import { Tally } from './tally.js';
 import { forBackup } from './backup-plan.js';
+import { counting } from './counting-tree.js';
+import type { ProgressSink } from './progress-sink.js';
 import { type BackupSettings, pruneVersions, stampOf } from './versions.js';
 import { caseConflicts, dropSubtrees, findUnplaceable } from './placeable.js';
 import type { HashPool } from './hash-pool.js';
@@ -57,6 +59,8 @@ export interface EngineDeps {
   readonly log: Logger;
   readonly store: RecordStore | null;
   readonly pool: HashPool;
+  /** Where a progress line reads how far the pass got (a terminal only). */
+  readonly progress?: ProgressSink;
 }
 
 /** What a pass settles before listing: the replica's traits and what to list. */
@@ -256,8 +260,8 @@ class Pass {
     const threaded = (this.d.store?.size ?? 0) >= THREADED_MIN ? ThreadedTree.start(this.s.replica, passFilterSpec(this.s)) : null;
     try {
       return await march({
-        source: new LocalTree(this.s.source),
-        replica: threaded ?? new LocalTree(this.s.replica),
+        source: counting(new LocalTree(this.s.source), this.d.progress),
+        replica: counting(threaded ?? new LocalTree(this.s.replica), this.d.progress),
         record: reader,
         filter: this.filter.empty ? undefined : this.filter,
         deleteExcluded: this.s.deleteExcluded,
@@ -310,6 +314,7 @@ class Pass {
   private async apply(p: Plan, source: Snapshot, replica: Snapshot): Promise<void> {
     const writer = this.writer;
     await writer.removeStale(replica.stale);
+    planned(this.d.progress, p.actions);
     for (const t of replica.stale) this.d.log.debug({ path: t }, `removed leftover temp file ${t}`);
     await execute(this.s.backup ? forBackup(p.actions) : p.actions, {
       writer,
@@ -435,7 +440,7 @@ class Pass {
     let seeded: Seeded;
     try {
       seeded = await seed({
-        source: new LocalTree(this.s.source),
+        source: counting(new LocalTree(this.s.source), this.d.progress),
         filter: this.filter.empty ? undefined : this.filter,
         ...(this.req.signal ? { signal: this.req.signal } : {}),
         onFolder: async (f) => {
@@ -473,6 +478,7 @@ class Pass {
   /** Applies (or, in a dry run, lists) the queued creations, then empties the batch. */
   private async applySeed(batch: SeedBatch): Promise<void> {
     const { actions, dirs } = batch.take();
+    planned(this.d.progress, actions);
     if (this.s.dryRun) {
       for (const a of actions) this.tally.change(a, a.type === 'copy' ? a.src.size : 0);
       return;
@@ -517,6 +523,7 @@ class Pass {
 
   private async hashAll(missing: Plan['missing'], source: Snapshot, replica: Snapshot): Promise<void> {
     const limit = pLimit(8);
+    this.d.progress?.phase('hashing');
     await Promise.all(
       missing.map(({ side, path }) =>
         limit(async () => {
@@ -533,6 +540,7 @@ class Pass {
             const e = (side === 'src' ? source : replica).entries.get(path);
             if (e) this.hashedVersion.set(key, { ...e, size: r.size, mtimeMs: r.mtimeMs, ctimeMs: r.ctimeMs, ino: r.ino });
             this.tally.hashed(r.bytes);
+            this.d.progress?.hashed(r.bytes);
           } catch (err) {
             this.req.signal?.throwIfAborted();
             this.hashes.set(key, '');
@@ -546,6 +554,7 @@ class Pass {
   private onResult(r: ActionResult, replica: Snapshot): void {
     const a = r.action;
     const log = this.d.log;
+    if (a.type === 'copy' || a.type === 'update') this.d.progress?.copied(r.status === 'ok' ? r.bytes : 0);
     if (r.status === 'error') {
       this.tally.error({ op: a.type, path: a.path, ...(a.type === 'move' ? { from: a.from } : {}), err: describe(r.error) }, r.error.message);
       return;
@@ -662,6 +671,20 @@ function recordInScope(store: RecordStore, scope: ScanScope, source: Snapshot, r
     reader.close();
   }
   return out;
+}
+
+/** Tells a progress line what a run of actions will copy (and that copying has begun). */
+function planned(sink: ProgressSink | undefined, actions: readonly Action[]): void {
+  if (sink === undefined) return;
+  let files = 0;
+  let bytes = 0;
+  for (const a of actions) {
+    if (a.type !== 'copy' && a.type !== 'update') continue;
+    files++;
+    bytes += a.src.size;
+  }
+  sink.planned(files, bytes);
+  sink.phase('copying');
 }
 
 function dirsOf(s: Snapshot): Map<string, Entry> {

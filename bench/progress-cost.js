@@ -46,7 +46,7 @@ async function pass(replica, withProgress) {
   return { ms: report.durationMs, drawMs };
 }
 
-const median = (/** @type {number[]} */ xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (/** @type {number[]} */ xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 /** @type {Record<'first' | 'again', { on: number[]; off: number[]; draw: number[] }>} */
 const rows = { first: { on: [], off: [], draw: [] }, again: { on: [], off: [], draw: [] } };
 for (let r = 0; r < runs; r++) {

@@ -40,6 +40,7 @@ export function program(out: (s: string) => void): Command {
     .option('--allow-empty-source', 'allow mirroring an empty source over a non-empty replica')
     .option('--jobs <n>', 'parallel file operations (default: 8)')
     .option('--modify-window <duration>', 'mtimes closer than this are equal: auto (what the filesystems keep, e.g. 2s on FAT), 0, 1s, 500ms', 'auto')
+    .option('-H, --hard-links', 'hard-link files in the replica that are hard-linked in the source (copied once)')
     .option('--no-progress', 'no progress line on a terminal')
     .addOption(new Option('--log-level <level>', 'log level').choices([...LOG_LEVELS]).default('info'))
     .helpOption('-h, --help', 'show this help')

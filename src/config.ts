@@ -56,6 +56,8 @@ export interface Config {
   readonly backup: BackupSettings | null;
   /** False with --no-progress: no progress line even on a terminal. */
   readonly progress: boolean;
+  /** `-H`: hard-link groups of the source are kept in the replica. */
+  readonly hardLinks: boolean;
 }
 
 /** Raw option values as commander hands them over. */
@@ -82,6 +84,7 @@ export interface RawOptions {
   backupDir?: string;
   backupKeep?: string;
   progress?: boolean;
+  hardLinks?: boolean;
 }
 
 /**
@@ -171,6 +174,7 @@ export function buildConfig(raw: RawOptions, extraExcludes: readonly string[] = 
     modifyWindowMs,
     backup,
     progress: raw.progress !== false,
+    hardLinks: raw.hardLinks === true,
   });
 }
 

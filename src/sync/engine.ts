@@ -19,6 +19,9 @@ import { RecordLearner } from './record-learning.js';
 import { Tally } from './tally.js';
 import { forBackup } from './backup-plan.js';
 import { counting } from './counting-tree.js';
+import { LinkGroups } from './link-groups.js';
+import type { TreeReader } from '../trees/tree.js';
+import { relearnLinked } from './link-fix.js';
 import type { ProgressSink } from './progress-sink.js';
 import { type BackupSettings, pruneVersions, stampOf } from './versions.js';
 import { caseConflicts, dropSubtrees, findUnplaceable } from './placeable.js';
@@ -52,6 +55,8 @@ export interface SyncSettings {
   readonly includes?: readonly string[];
   /** `--backup-dir` and `--backup-keep`: old versions kept instead of deleted or overwritten. */
   readonly backup?: BackupSettings | null;
+  /** `-H`: files hard-linked together in the source are hard-linked together in the replica. */
+  readonly hardLinks?: boolean;
 }
 
 /** What a pass uses besides settings. `store` is null only when no record can be kept. */
@@ -113,6 +118,8 @@ class Pass {
   private rules: FsRules = EXACT_RULES;
   /** When the pass started: its backup stamp folder and the age of old versions. */
   private readonly started = new Date();
+  /** -H: the source's link groups, learnt from the listings. */
+  private readonly links: LinkGroups | null;
 
   constructor(
     private readonly s: SyncSettings,
@@ -122,6 +129,7 @@ class Pass {
     private readonly known: KnownFilesystems,
   ) {
     this.tally = new Tally(d.log, s.dryRun);
+    this.links = s.hardLinks ? new LinkGroups(filter.empty ? undefined : filter) : null;
     const pass = this;
     this.writer = new LocalReplica(s.replica, {
       source: s.source,
@@ -179,6 +187,12 @@ class Pass {
 
   /** Ends a pass that wrote: an error if the source root vanished or was replaced meanwhile. */
   private async end(root: RootId | null): Promise<PassReport> {
+    if (this.links) {
+      if (this.learner) {
+        await relearnLinked(this.links, this.writer, (r) => this.learner?.learn(r, emptySnapshot(this.s.replica)));
+        await this.learner.save();
+      }
+    }
     const keepMs = this.s.backup?.keepMs;
     if (keepMs) await pruneVersions(this.writer, keepMs, this.started, this.d.log);
     if (root === null || !sameRoot(await rootOf(this.s.source), root)) {
@@ -260,8 +274,8 @@ class Pass {
     const threaded = (this.d.store?.size ?? 0) >= THREADED_MIN ? ThreadedTree.start(this.s.replica, passFilterSpec(this.s)) : null;
     try {
       return await march({
-        source: counting(new LocalTree(this.s.source), this.d.progress),
-        replica: counting(threaded ?? new LocalTree(this.s.replica), this.d.progress),
+        source: counting(this.sourceTree(), this.d.progress),
+        replica: counting(this.links?.replica(threaded ?? new LocalTree(this.s.replica)) ?? threaded ?? new LocalTree(this.s.replica), this.d.progress),
         record: reader,
         filter: this.filter.empty ? undefined : this.filter,
         deleteExcluded: this.s.deleteExcluded,
@@ -316,11 +330,14 @@ class Pass {
     await writer.removeStale(replica.stale);
     planned(this.d.progress, p.actions);
     for (const t of replica.stale) this.d.log.debug({ path: t }, `removed leftover temp file ${t}`);
-    await execute(this.s.backup ? forBackup(p.actions) : p.actions, {
+    // -H: the names already in the replica that must become links go last, their leaders in place by then.
+    const relinks = this.links?.prime(new Set(p.actions.filter((a) => a.type === 'copy' || a.type === 'update').map((a) => a.path))) ?? [];
+    await execute([...(this.s.backup ? forBackup(p.actions) : p.actions), ...relinks], {
       writer,
-      sourceDirs: dirsOf(source),
+      sourceDirs: this.links ? new Map([...this.links.relinkFolders(), ...dirsOf(source)]) : dirsOf(source),
       jobs: this.s.jobs,
       backups: Boolean(this.s.backup),
+      ...(this.links ? { links: this.links } : {}),
       ...(this.req.signal ? { signal: this.req.signal } : {}),
       onResult: (r) => this.onResult(r, replica),
     });
@@ -440,7 +457,7 @@ class Pass {
     let seeded: Seeded;
     try {
       seeded = await seed({
-        source: counting(new LocalTree(this.s.source), this.d.progress),
+        source: counting(this.sourceTree(), this.d.progress),
         filter: this.filter.empty ? undefined : this.filter,
         ...(this.req.signal ? { signal: this.req.signal } : {}),
         onFolder: async (f) => {
@@ -486,6 +503,7 @@ class Pass {
     const none = emptySnapshot(this.s.replica);
     await execute(actions, {
       writer: this.writer,
+      ...(this.links ? { links: this.links } : {}),
       sourceDirs: dirs,
       jobs: this.s.jobs,
       ...(this.req.signal ? { signal: this.req.signal } : {}),
@@ -565,7 +583,7 @@ class Pass {
       return;
     }
     if (r.backedUp) this.tally.backup(a, stampOf(this.started));
-    this.tally.change(a, r.bytes);
+    this.tally.change(a, r.bytes, r.linkedTo);
     this.learner?.learn(r, replica);
   }
 
@@ -574,6 +592,12 @@ class Pass {
     const key = hashKey('src', path);
     const v = this.hashedVersion.get(key);
     return (v && src && sameVersion(v, src) ? this.hashes.get(key) : undefined) || undefined;
+  }
+
+  /** The source as a pass walks it (with -H, its link groups noted on the way). */
+  private sourceTree(): TreeReader {
+    const tree = new LocalTree(this.s.source);
+    return this.links ? this.links.source(tree) : tree;
   }
 
   /** Ends the pass before it changed anything, with the refusal's one line. */

@@ -3,12 +3,22 @@ import { unreachable } from '../errors.js';
 import { isMissingFolder } from '../trees/local-replica.js';
 import type { ReplicaWriter } from '../trees/tree.js';
 import { depth, parentOf } from './paths.js';
+import type { LinkGroups, PlacedCopy } from './link-groups.js';
 import { shownPaths } from './report.js';
 import type { Action, Entry } from './types.js';
 
 /** How one action ended; `rep` is the replica entry afterwards, `src` the source version used. */
 export type ActionResult =
-  | { readonly action: Action; readonly status: 'ok'; readonly rep?: Entry; readonly src?: Entry; readonly bytes: number; readonly backedUp?: boolean }
+  | {
+      readonly action: Action;
+      readonly status: 'ok';
+      readonly rep?: Entry;
+      readonly src?: Entry;
+      readonly bytes: number;
+      readonly backedUp?: boolean;
+      /** -H: made as a hard link to this replica file (a name of the same source file), no data copied. */
+      readonly linkedTo?: string;
+    }
   | { readonly action: Action; readonly status: 'skipped'; readonly why: 'vanished' | 'changing' }
   | { readonly action: Action; readonly status: 'error'; readonly error: Error };
 
@@ -23,6 +33,8 @@ export interface ExecuteOptions {
   readonly onResult: (r: ActionResult) => void;
   /** --backup-dir: what an action deletes or replaces is first moved into the backup folder (see forBackup). */
   readonly backups?: boolean;
+  /** -H: copies of hard-linked source files become links to one copy. */
+  readonly links?: LinkGroups;
 }
 
 /** Which concurrent group an action may join; phases never mix (writes finish before deletes start). */
@@ -146,9 +158,15 @@ class Executor {
       }
       case 'copy':
       case 'update': {
-        const out = await w.copyIn(a.path, this.o.backups && a.type === 'update' ? a.path : undefined);
+        const copy = () => w.copyIn(a.path, this.o.backups && a.type === 'update' ? a.path : undefined);
+        const link = async (leader: string): Promise<Entry> => {
+          if (!this.o.links?.relinks(a.path)) await this.backUp(a);
+          return w.link(leader, a.path);
+        };
+        const out: PlacedCopy = this.o.links ? await this.o.links.place(a.path, copy, link) : await copy();
         if (out.kind !== 'done') return { action: a, status: 'skipped', why: out.kind };
         if (out.backedUp) this.backedUp.add(a);
+        if (out.linkedTo !== undefined) return { action: a, status: 'ok', rep: out.rep, src: out.src, bytes: 0, linkedTo: out.linkedTo };
         return { action: a, status: 'ok', rep: out.rep, src: out.src, bytes: out.src.size };
       }
       case 'symlink':

@@ -30,8 +30,8 @@ export class Tally {
     this.log.error(fields, message);
   }
 
-  /** A change to the replica (made, or planned in a dry run): counted under its name, one line. Set-asides are not changes. */
-  change(a: Action, bytes: number): void {
+  /** A change to the replica (made, or planned in a dry run): counted under its name, one line (naming the file it was hard-linked to, if so). Set-asides are not changes. */
+  change(a: Action, bytes: number, linkedTo?: string): void {
     const name = actionName(a);
     if (name === null) {
       this.log.debug({ path: a.path, ...(a.type === 'move' ? { from: a.from } : {}) }, `set aside ${a.type === 'move' ? a.from : a.path}`);
@@ -39,7 +39,8 @@ export class Tally {
     }
     this.counts[name]++;
     this.counts.bytes += bytes;
-    this.log.info({ action: name, ...shownPaths(a), ...(bytes ? { bytes } : {}), ...(this.dryRun ? { dryRun: true } : {}) }, describeAction(a, this.dryRun));
+    const link = linkedTo === undefined ? {} : { link: linkedTo };
+    this.log.info({ action: name, ...shownPaths(a), ...link, ...(bytes ? { bytes } : {}), ...(this.dryRun ? { dryRun: true } : {}) }, `${describeAction(a, this.dryRun)}${linkedTo === undefined ? '' : ` (hard link to ${linkedTo})`}`);
   }
 
   /** An old version moved into the backup folder before `a` deleted or replaced it: counted, one line. */

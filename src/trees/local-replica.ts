@@ -1,10 +1,10 @@
 import { constants } from 'node:fs';
-import { type FileHandle, lstat, mkdir, open, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, link, lstat, mkdir, open, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { FsOpError, errCode, isGone } from '../errors.js';
 import { copyAtomic, setAttrs, symlinkAtomic } from '../sync/copy.js';
 import type { FsRules } from '../sync/fs-rules.js';
 import type { InFlight } from '../sync/in-flight.js';
-import { baseOf, joinRel, parentOf, sameMtime } from '../sync/paths.js';
+import { baseOf, joinRel, parentOf, sameMtime, tmpName } from '../sync/paths.js';
 import { SafeDirs } from '../sync/safe-dirs.js';
 import type { Entry } from '../sync/types.js';
 import { WritableDirs } from '../sync/writable-dirs.js';
@@ -128,6 +128,23 @@ export class LocalReplica implements ReplicaWriter {
   /** Creates or retargets a symlink atomically. */
   symlink(rel: string, target: string): Promise<Entry> {
     return this.safe.within(parentOf(rel), (dir) => symlinkAtomic(this.root, rel, target, dir));
+  }
+
+  /** Hard-links `rel` to the replica file `existing`: a temp link beside `rel`, renamed over it, both folders held. */
+  async link(existing: string, rel: string): Promise<Entry> {
+    return this.safe.within(parentOf(existing), (fromDir) =>
+      this.safe.within(parentOf(rel), async (dir) => {
+        const tmp = joinRel(dir, tmpName());
+        try {
+          await link(joinRel(fromDir, baseOf(existing)), tmp);
+          await rename(tmp, joinRel(dir, baseOf(rel)));
+        } catch (err) {
+          await unlink(tmp).catch(() => undefined);
+          throw new FsOpError('hard-link', `${rel} -> ${existing}`, err);
+        }
+        return statAt(joinRel(dir, baseOf(rel)), rel);
+      }),
+    );
   }
 
   /** Renames within the replica, both folders held. */

@@ -9,6 +9,8 @@ export interface Listed {
   readonly special?: true;
   /** A symlink whose target could not be read: listed without one. */
   readonly linkError?: PathIssue;
+  /** A regular file with more than one name (hard links): how many, where the tree says so. */
+  readonly nlink?: number;
 }
 
 /** What one folder holds, as listed. */
@@ -60,6 +62,8 @@ export interface ReplicaWriter {
   copyIn(rel: string, backupAs?: string): Promise<CopyOutcome>;
   /** Creates or retargets a symlink atomically; its entry. */
   symlink(rel: string, target: string): Promise<Entry>;
+  /** Makes `rel` another name of the replica file `existing` (a hard link), atomically replacing what is there; its entry. */
+  link(existing: string, rel: string): Promise<Entry>;
   /** Renames an entry (a file or a whole folder). */
   rename(from: string, to: string): Promise<void>;
   /** The entry at `rel` now. */

@@ -39,7 +39,10 @@ export class LinkGroups {
         if (it.nlink === undefined || it.nlink < 2 || it.special || this.filter?.excluded(it.e.path, false)) continue;
         const key = `${it.e.dev}:${it.e.ino}`;
         let g = this.groups.get(key);
-        if (g === undefined) this.groups.set(key, (g = new Map()));
+        if (g === undefined) {
+          g = new Map();
+          this.groups.set(key, g);
+        }
         g.set(it.e.path, it.e);
         this.keyOf.set(it.e.path, key);
       }

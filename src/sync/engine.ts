@@ -187,11 +187,10 @@ class Pass {
 
   /** Ends a pass that wrote: an error if the source root vanished or was replaced meanwhile. */
   private async end(root: RootId | null): Promise<PassReport> {
-    if (this.links) {
-      if (this.learner) {
-        await relearnLinked(this.links, this.writer, (r) => this.learner?.learn(r, emptySnapshot(this.s.replica)));
-        await this.learner.save();
-      }
+    if (this.links?.changed && this.learner) {
+      const learner = this.learner;
+      await relearnLinked(this.links, this.writer, (r) => learner.learn(r, emptySnapshot(this.s.replica)));
+      await learner.save();
     }
     const keepMs = this.s.backup?.keepMs;
     if (keepMs) await pruneVersions(this.writer, keepMs, this.started, this.d.log);

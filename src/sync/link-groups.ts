@@ -164,6 +164,11 @@ export class LinkGroups {
     this.touched.add(key);
   }
 
+  /** True once this pass made a replica file of some group. */
+  get changed(): boolean {
+    return this.touched.size > 0;
+  }
+
   /** The members of every group a pass linked into (or copied into), with their source entries. */
   *touchedMembers(): Iterable<Entry> {
     for (const key of this.touched) {

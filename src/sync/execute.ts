@@ -158,9 +158,10 @@ class Executor {
       }
       case 'copy':
       case 'update': {
-        const copy = () => w.copyIn(a.path, this.o.backups && a.type === 'update' ? a.path : undefined);
+        const keep = this.o.backups && a.type === 'update' && !this.o.links?.unchanged(a.path);
+        const copy = () => w.copyIn(a.path, keep ? a.path : undefined);
         const link = async (leader: string): Promise<Entry> => {
-          if (!this.o.links?.relinks(a.path)) await this.backUp(a);
+          if (keep) await this.backUp(a);
           return w.link(leader, a.path);
         };
         const out: PlacedCopy = this.o.links ? await this.o.links.place(a.path, copy, link) : await copy();

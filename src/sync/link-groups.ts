@@ -26,6 +26,10 @@ export class LinkGroups {
   private readonly touched = new Set<string>();
   /** Members made links to their leader without any change of content. */
   private readonly relinking = new Set<string>();
+  /** The files of the source folder listed last (the replica's same folder is listed right after it). */
+  private lastFiles = new Map<string, Entry>();
+  /** Replica files with other names that their source files do not have: each gets a file of its own. */
+  private readonly strays = new Map<string, Entry>();
   /** Source folders by path, as listed: a relink's folder gets its mtime back, though the plan never looked at it. */
   private readonly dirs = new Map<string, Entry>();
 
@@ -34,8 +38,10 @@ export class LinkGroups {
   /** The source tree, its listings observed. */
   source(tree: TreeReader): TreeReader {
     return this.observed(tree, (l) => {
+      this.lastFiles = new Map();
       for (const it of l.items) {
         if (it.e.kind === 'dir' && !it.special) this.dirs.set(it.e.path, it.e);
+        if (it.e.kind === 'file' && !it.special) this.lastFiles.set(it.e.path, it.e);
         if (it.nlink === undefined || it.nlink < 2 || it.special || this.filter?.excluded(it.e.path, false)) continue;
         const key = `${it.e.dev}:${it.e.ino}`;
         let g = this.groups.get(key);
@@ -52,8 +58,15 @@ export class LinkGroups {
   /** The replica tree, its listings observed (each folder is listed after the source's, so its members are known). */
   replica(tree: TreeReader): TreeReader {
     return this.observed(tree, (l) => {
-      if (this.keyOf.size === 0) return;
-      for (const it of l.items) if (it.e.kind === 'file' && !it.special && this.keyOf.has(it.e.path)) this.repIno.set(it.e.path, it.e.ino);
+      for (const it of l.items) {
+        if (it.e.kind !== 'file' || it.special) continue;
+        if (this.keyOf.has(it.e.path)) this.repIno.set(it.e.path, it.e.ino);
+        else if ((it.nlink ?? 1) > 1) {
+          // Linked in the replica, alone in the source: a chmod of one name would change the other.
+          const src = this.lastFiles.get(it.e.path);
+          if (src !== undefined && !this.filter?.excluded(src.path, false)) this.strays.set(it.e.path, src);
+        }
+      }
     });
   }
 
@@ -92,10 +105,15 @@ export class LinkGroups {
         relinks.push({ type: 'update', path: p, src });
       }
     }
+    for (const [p, src] of this.strays) {
+      if (copied.has(p)) continue;
+      this.relinking.add(p);
+      relinks.push({ type: 'update', path: p, src });
+    }
     return relinks.sort((a, b) => cmp(a.path, b.path));
   }
 
-  /** The source folders that hold the members `prime` relinks (their replica mtimes are restored). */
+  /** The source folders that hold the files `prime` relinks or copies apart (their replica mtimes are restored). */
   relinkFolders(): Map<string, Entry> {
     const out = new Map<string, Entry>();
     for (const p of this.relinking) {
@@ -106,8 +124,8 @@ export class LinkGroups {
     return out;
   }
 
-  /** True for a member whose replica file already holds the content and only becomes a link (nothing to keep of it). */
-  relinks(path: string): boolean {
+  /** True for a file whose replica copy holds the content already and is only linked, or copied apart (nothing to keep of it). */
+  unchanged(path: string): boolean {
     return this.relinking.has(path);
   }
 

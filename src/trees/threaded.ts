@@ -23,7 +23,7 @@ export interface PackedFolder {
   readonly names: string[];
   /** 0 file, 1 folder, 2 symlink, 3 special. */
   readonly kinds: Uint8Array;
-  /** size, mtimeMs, ctimeMs, mode, ino, dev per entry. */
+  /** size, mtimeMs, ctimeMs, mode, ino, dev, nlink (0: one name) per entry. */
   readonly nums: Float64Array;
   /** [index, target] of symlinks; [index, issue] of those whose target could not be read. */
   readonly targets: [number, string][];
@@ -39,7 +39,7 @@ export type ListMessage =
   | { readonly error: { message: string; code?: string; syscall?: string; path?: string } };
 
 const KINDS: readonly EntryKind[] = ['file', 'dir', 'symlink', 'file'];
-const NUMS = 6;
+const NUMS = 7;
 /** Entries the worker may list ahead of the walk: bounds the memory of listings in flight. */
 export const AHEAD = 50_000;
 
@@ -63,6 +63,7 @@ export function pack(dir: string, l: FolderListing): PackedFolder {
     nums[o + 3] = e.mode;
     nums[o + 4] = e.ino;
     nums[o + 5] = e.dev;
+    nums[o + 6] = it.nlink ?? 0;
     if (e.target !== undefined) targets.push([i, e.target]);
     if (it.linkError) linkErrors.push([i, it.linkError]);
   }
@@ -83,7 +84,8 @@ export function unpack(p: PackedFolder): FolderListing {
     const target = targets.get(i);
     const linkError = linkErrors.get(i);
     const withTarget = target === undefined ? e : { ...e, target };
-    items[i] = k === 3 ? { name, e, special: true } : linkError ? { name, e, linkError } : { name, e: withTarget };
+    const nlink = n[o + 6]!;
+    items[i] = k === 3 ? { name, e, special: true } : linkError ? { name, e, linkError } : nlink > 1 ? { name, e: withTarget, nlink } : { name, e: withTarget };
   }
   return { items, stale: p.stale, issues: p.issues };
 }

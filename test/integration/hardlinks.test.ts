@@ -1,4 +1,4 @@
-import { linkSync, lstatSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, linkSync, lstatSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { actions, changeCount, closePool, syncOnce } from '../helpers/pass.js';
@@ -76,6 +76,26 @@ describe('-H, --hard-links', () => {
     expect(split.report.errors).toBe(0);
     expect(linkedWith(dst, 'originals/a.raw', ALL)).toEqual(['albums/summer/a.raw', 'originals/a.raw']);
     expect(linkedWith(dst, 'albums/best/a.raw', ALL)).toEqual(['albums/best/a.raw']);
+    expect(mirrorDiff(src, dst)).toEqual([]);
+    expect(actions((await syncOnce({ source: src, replica: dst, hardLinks: true })).lines)).toEqual([]);
+  });
+
+  it('a name split off with the same bytes and times gets a file of its own, so a chmod of it stays its own', async () => {
+    const { src, dst } = photoTree(tempDir());
+    await syncOnce({ source: src, replica: dst, hardLinks: true });
+    // cp -p, then a rename over: the same content and mtime, another inode.
+    const p = path.join(src, 'albums/best/a.raw');
+    copyFileSync(p, `${p}.new`);
+    const st = lstatSync(p);
+    utimesSync(`${p}.new`, st.atime, st.mtime);
+    renameSync(`${p}.new`, p);
+    const split = await syncOnce({ source: src, replica: dst, hardLinks: true });
+    expect(split.report.errors).toBe(0);
+    expect(linkedWith(dst, 'albums/best/a.raw', ALL)).toEqual(['albums/best/a.raw']);
+    expect(linkedWith(dst, 'originals/a.raw', ALL)).toEqual(['albums/summer/a.raw', 'originals/a.raw']);
+    chmodSync(p, 0o600);
+    const chmodded = await syncOnce({ source: src, replica: dst, hardLinks: true });
+    expect(chmodded.report.errors).toBe(0);
     expect(mirrorDiff(src, dst)).toEqual([]);
     expect(actions((await syncOnce({ source: src, replica: dst, hardLinks: true })).lines)).toEqual([]);
   });

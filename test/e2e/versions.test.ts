@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
@@ -80,5 +80,18 @@ describe('--backup-dir and --backup-keep on the command line', () => {
     const [stamp] = readdirSync(path.join(f.dst, '.versions'));
     expect(readFileSync(path.join(f.dst, '.versions', stamp!, 'a.txt'), 'utf8')).toBe('a');
     expect(readFileSync(path.join(f.dst, 'a.txt'), 'utf8')).toBe('a, second version');
+  });
+
+  it('-H keeps hard links on the command line, and a second pass does nothing', async () => {
+    const f = fixture();
+    linkSync(path.join(f.src, 'a.txt'), path.join(f.src, 'docs/a-link.txt'));
+    const args = ['-s', f.src, '-r', f.dst, '--once', '-H'];
+    const r = await runCli(args, { home: f.home });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^copy (a\.txt|docs\/a-link\.txt) \(hard link to (a\.txt|docs\/a-link\.txt)\)$/m);
+    expect(statSync(path.join(f.dst, 'a.txt')).ino).toBe(statSync(path.join(f.dst, 'docs/a-link.txt')).ino);
+    const again = await runCli(args, { home: f.home });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/pass complete: no changes/);
   });
 });

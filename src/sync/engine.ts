@@ -274,7 +274,7 @@ class Pass {
     try {
       return await march({
         source: counting(this.sourceTree(), this.d.progress),
-        replica: counting(this.links?.replica(threaded ?? new LocalTree(this.s.replica)) ?? threaded ?? new LocalTree(this.s.replica), this.d.progress),
+        replica: counting(this.replicaTree(threaded), this.d.progress),
         record: reader,
         filter: this.filter.empty ? undefined : this.filter,
         deleteExcluded: this.s.deleteExcluded,
@@ -327,11 +327,12 @@ class Pass {
   private async apply(p: Plan, source: Snapshot, replica: Snapshot): Promise<void> {
     const writer = this.writer;
     await writer.removeStale(replica.stale);
-    planned(this.d.progress, p.actions);
     for (const t of replica.stale) this.d.log.debug({ path: t }, `removed leftover temp file ${t}`);
     // -H: the names already in the replica that must become links go last, their leaders in place by then.
     const relinks = this.links?.prime(new Set(p.actions.filter((a) => a.type === 'copy' || a.type === 'update').map((a) => a.path))) ?? [];
-    await execute([...(this.s.backup ? forBackup(p.actions) : p.actions), ...relinks], {
+    const actions = [...(this.s.backup ? forBackup(p.actions) : p.actions), ...relinks];
+    planned(this.d.progress, actions);
+    await execute(actions, {
       writer,
       sourceDirs: this.links ? new Map([...this.links.relinkFolders(), ...dirsOf(source)]) : dirsOf(source),
       jobs: this.s.jobs,
@@ -597,6 +598,12 @@ class Pass {
   private sourceTree(): TreeReader {
     const tree = new LocalTree(this.s.source);
     return this.links ? this.links.source(tree) : tree;
+  }
+
+  /** The replica as a full pass walks it (a worker thread's listing for a big one; with -H, its links noted). */
+  private replicaTree(threaded: ThreadedTree | null): TreeReader {
+    const tree = threaded ?? new LocalTree(this.s.replica);
+    return this.links ? this.links.replica(tree) : tree;
   }
 
   /** Ends the pass before it changed anything, with the refusal's one line. */

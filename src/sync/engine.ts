@@ -19,6 +19,7 @@ import { RecordLearner } from './record-learning.js';
 import { Tally } from './tally.js';
 import { forBackup } from './backup-plan.js';
 import { counting } from './counting-tree.js';
+import { SeedWays, dropEmptyWays } from './ways.js';
 import { LinkGroups } from './link-groups.js';
 import type { TreeReader } from '../trees/tree.js';
 import { relearnLinked } from './link-fix.js';
@@ -320,6 +321,7 @@ class Pass {
     if (this.d.store) this.learner = new RecordLearner(this.d.store, record, this.s.hash, this.rules.srcRootDev, (path, src) => this.copiedHash(path, src), this.d.log);
     await this.leaveOutUnplaceable(source.entries, prep.traits);
     const kept = this.caseConflicts(source, replica, prep.traits);
+    if (this.s.includes?.length) dropEmptyWays(source, replica, (p) => this.filter.onTheWay(p));
     return this.planWithHashes(trees, inScope, kept);
   }
 
@@ -483,8 +485,17 @@ class Pass {
     if (f.dir) batch.dirs.set(f.dir.path, f.dir);
     const dirs: Entry[] = [];
     for (const e of f.entries.values()) {
+      if (e.kind === 'dir') dirs.push(e);
+      // --include: a folder only on the way is created once something below it is.
+      if (e.kind === 'dir' && this.filter.onTheWay(e.path)) {
+        batch.ways.hold(e);
+        continue;
+      }
+      for (const w of batch.ways.release(e.path)) {
+        batch.dirs.set(w.path, w);
+        batch.push({ type: 'mkdir', path: w.path, src: w });
+      }
       if (e.kind === 'dir') {
-        dirs.push(e);
         batch.dirs.set(e.path, e);
         batch.push({ type: 'mkdir', path: e.path, src: e });
       } else batch.push(e.kind === 'symlink' ? { type: 'symlink', path: e.path, src: e } : { type: 'copy', path: e.path, src: e });
@@ -636,6 +647,8 @@ class SeedBatch {
   private mkdirs: Action[] = [];
   private writes: Action[] = [];
   dirs = new Map<string, Entry>();
+  /** Folders on the way to the includes, created only once something below them is (kept across batches). */
+  readonly ways = new SeedWays();
 
   /** Queues a creation. */
   push(a: Action): void {

@@ -14,6 +14,11 @@ export interface Filter {
    * listed, mirrored, counted or deleted, even with --delete-excluded. Also excluded.
    */
   reserved(rel: string): boolean;
+  /**
+   * With --include: true for a folder that is walked only because something below it may be
+   * included. It is mirrored only once something below it is.
+   */
+  onTheWay(rel: string): boolean;
   /** True when no pattern was given (lets the scanner skip the check). */
   readonly empty: boolean;
 }
@@ -33,7 +38,7 @@ export function makeFilter(spec: readonly string[] | FilterSpec): Filter {
   const clean = excludes.map((p) => p.replace(/\r$/, '')).filter((p) => p.trim() !== '' && !p.startsWith('#'));
   const inc = makeIncludes(includes);
   const isReserved = reserved.length === 0 ? () => false : (rel: string) => reserved.some((r) => isWithin(rel, r));
-  if (clean.length === 0 && inc === null && reserved.length === 0) return { empty: true, excluded: () => false, reserved: () => false };
+  if (clean.length === 0 && inc === null && reserved.length === 0) return { empty: true, excluded: () => false, reserved: () => false, onTheWay: () => false };
   let ig: Ignore | null = null;
   if (clean.length > 0) {
     // Loaded only when there are patterns: its import costs more than most no-change passes' planning.
@@ -44,6 +49,7 @@ export function makeFilter(spec: readonly string[] | FilterSpec): Filter {
   return {
     empty: false,
     reserved: isReserved,
+    onTheWay: inc === null ? () => false : (rel) => inc.onTheWay(rel),
     // `ignore` wants dir-only patterns (`build/`) asked with a trailing slash.
     excluded: (rel, isDir) =>
       isReserved(rel) || (inc !== null && !inc.included(rel, isDir)) || matched?.ignores(isDir ? `${rel}/` : rel) === true,

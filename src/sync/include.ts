@@ -5,6 +5,8 @@ import type { Ignore, Options } from 'ignore';
 export interface Includes {
   /** True for a path a pattern matches (or lies below a matched folder), and for a folder that may lead to one. */
   included(rel: string, isDir: boolean): boolean;
+  /** True for a folder that is in only because it may lead to a match (not matched itself). */
+  onTheWay(rel: string): boolean;
 }
 
 type IgnoreFactory = (options?: Options) => Ignore;
@@ -51,7 +53,9 @@ export function makeIncludes(patterns: readonly string[]): Includes | null {
   const matcher = ignore({ allowRelativePaths: true }).add(clean);
   // A negated pattern narrows what is matched; it leads nowhere.
   const routes = clean.filter((p) => !p.startsWith('!')).map((p) => new Route(p, ignore));
+  const leads = (rel: string): boolean => routes.some((r) => r.leadsThrough(rel));
   return {
-    included: (rel, isDir) => matcher.ignores(isDir ? `${rel}/` : rel) || (isDir && routes.some((r) => r.leadsThrough(rel))),
+    included: (rel, isDir) => matcher.ignores(isDir ? `${rel}/` : rel) || (isDir && leads(rel)),
+    onTheWay: (rel) => !matcher.ignores(`${rel}/`) && leads(rel),
   };
 }

@@ -36,9 +36,14 @@ const TABLE: Row[] = [
     expected: ['docs', 'docs/sub', 'docs/sub/deep.md'],
   },
   {
-    name: 'a name glob at any depth: every folder is on the way',
+    name: 'a name glob at any depth: every folder is walked, only those on the way are mirrored',
     includes: ['*.jpg'],
-    expected: ['top.jpg', 'photos', 'photos/a.jpg', 'photos/2020', 'photos/2020/b.jpg', 'photos/cache', 'photos/cache/c.jpg', 'docs', 'docs/sub', 'music'],
+    expected: ['top.jpg', 'photos', 'photos/a.jpg', 'photos/2020', 'photos/2020/b.jpg', 'photos/cache', 'photos/cache/c.jpg'],
+  },
+  {
+    name: 'a folder name at any depth',
+    includes: ['sub/'],
+    expected: ['docs', 'docs/sub', 'docs/sub/deep.md', 'docs/sub/deep.txt'],
   },
   {
     name: 'an exclude applies within the includes',
@@ -93,8 +98,28 @@ describe('--include', () => {
       const wantNew = makeFilter({ excludes: row.excludes ?? [], includes: row.includes }).excluded('photos/new.jpg', false) ? [] : ['photos/new.jpg'];
       // A path outside the includes is treated like an excluded one: kept in the replica.
       expect(sorted(readState(dst).keys())).toEqual(sorted([...row.expected, ...wantNew, 'stray.bin']));
+      const third = await syncOnce({ source: src, replica: dst, includes: row.includes, excludes: row.excludes ?? [], allowEmptySource: true });
+      expect(third.lines.filter((l) => typeof l.action === 'string')).toEqual([]);
     });
   }
+
+  it('creates a folder on the way once something below it is included, deep ones with their parents', async () => {
+    const dir = tempDir();
+    const src = path.join(dir, 'src');
+    const dst = path.join(dir, 'dst');
+    writeTree(src, TREE);
+    await syncOnce({ source: src, replica: dst, includes: ['*.jpg'] });
+    expect(existsSync(path.join(dst, 'music'))).toBe(false);
+    writeTree(src, { music: { 'cover.jpg': 'cover' }, docs: { sub: { deeper: { 'scan.jpg': 'scan' } } } });
+    const { report } = await syncOnce({ source: src, replica: dst, includes: ['*.jpg'] });
+    expect(report.errors).toBe(0);
+    expect(readFileSync(path.join(dst, 'music/cover.jpg'), 'utf8')).toBe('cover');
+    expect(readFileSync(path.join(dst, 'docs/sub/deeper/scan.jpg'), 'utf8')).toBe('scan');
+    expect(readState(dst).has('docs/sub/deep.md')).toBe(false);
+    // Folders get the source's times like any other, so the next pass has nothing to do.
+    const again = await syncOnce({ source: src, replica: dst, includes: ['*.jpg'] });
+    expect(again.lines.filter((l) => typeof l.action === 'string')).toEqual([]);
+  });
 
   it('keeps what lies outside the includes, unless --delete-excluded', async () => {
     const dir = tempDir();

@@ -26,6 +26,7 @@ export interface ProgressTerminal {
 export class ConsoleProgress implements ProgressSink {
   private current: ProgressPhase = 'listing';
   private entries = 0;
+  private expectedEntries = 0;
   private files = 0;
   private bytes = 0;
   private plannedFiles = 0;
@@ -50,7 +51,7 @@ export class ConsoleProgress implements ProgressSink {
   begin(): void {
     this.end();
     this.current = 'listing';
-    this.entries = this.files = this.bytes = this.plannedFiles = this.plannedBytes = this.hashedFiles = this.hashedBytes = 0;
+    this.entries = this.expectedEntries = this.files = this.bytes = this.plannedFiles = this.plannedBytes = this.hashedFiles = this.hashedBytes = 0;
     this.started = this.phaseStarted = performance.now();
     this.timer = setInterval(() => this.draw(), REDRAW_MS);
     this.timer.unref();
@@ -77,6 +78,10 @@ export class ConsoleProgress implements ProgressSink {
     if (p === this.current) return;
     this.current = p;
     this.phaseStarted = performance.now();
+  }
+
+  expected(entries: number): void {
+    this.expectedEntries = entries;
   }
 
   listed(n: number): void {
@@ -117,8 +122,12 @@ export class ConsoleProgress implements ProgressSink {
     const secs = Math.max(0.001, (now - this.phaseStarted) / 1000);
     const listed = `${count(this.entries)} listed`;
     switch (this.current) {
-      case 'listing':
-        return `listing: ${listed}, ${count(this.entries / secs)}/s`;
+      case 'listing': {
+        const rate = this.entries / secs;
+        if (this.expectedEntries <= this.entries) return `listing: ${listed}, ${count(rate)}/s`;
+        // The record's size is an estimate: the trees may have grown or shrunk since.
+        return `listing: ${count(this.entries)} of about ${count(this.expectedEntries)} listed, ${count(rate)}/s, ${clock((this.expectedEntries - this.entries) / Math.max(rate, 1))} left`;
+      }
       case 'hashing':
         return `hashing: ${count(this.hashedFiles)} files, ${size(this.hashedBytes)}, ${size(this.hashedBytes / secs)}/s, ${listed}`;
       case 'copying': {

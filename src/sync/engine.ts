@@ -269,6 +269,8 @@ class Pass {
       ...(this.s.checksum ? { hashed: this.s.hash } : {}),
     };
     const reader = this.d.store?.reader() ?? null;
+    // Each recorded path is about one entry in each tree.
+    this.d.progress?.expected(2 * (this.d.store?.size ?? 0));
     // A big replica is listed by a worker thread on the other core while this one lists the
     // source and merges; a small one here (a worker takes ~40 ms to start: 10k entries' worth).
     const threaded = (this.d.store?.size ?? 0) >= THREADED_MIN ? ThreadedTree.start(this.s.replica, passFilterSpec(this.s)) : null;

@@ -8,6 +8,8 @@ export type ProgressPhase = 'listing' | 'hashing' | 'copying';
 export interface ProgressSink {
   /** The pass moved on to another phase. */
   phase(p: ProgressPhase): void;
+  /** About how many entries the listing will find, both trees together (from the record); 0: unknown. */
+  expected(entries: number): void;
   /** `n` more entries were listed (either tree). */
   listed(n: number): void;
   /** More work was planned: `files` copies totalling `bytes`. */

@@ -1,4 +1,4 @@
-import { chmodSync, copyFileSync, linkSync, lstatSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, linkSync, lstatSync, readFileSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { actions, changeCount, closePool, syncOnce } from '../helpers/pass.js';
@@ -126,6 +126,23 @@ describe('-H, --hard-links', () => {
     const again = await syncOnce({ source: src, replica: dst, hardLinks: true });
     expect(actions(again.lines)).toEqual([]);
     expect(again.report.hashed).toBe(0);
+  });
+
+  it('with --backup-dir: a group rewritten in the source is copied once, and its old version kept once per name', async () => {
+    const dir = tempDir();
+    const { src, dst } = photoTree(dir);
+    const versions = path.join(dir, 'versions');
+    const settings = { source: src, replica: dst, hardLinks: true, backup: { dir: versions, keepMs: null } };
+    await syncOnce(settings);
+    // Written in place: every name of the group sees the new bytes.
+    writeFileSync(path.join(src, 'originals/a.raw'), 'edited in place');
+    const { report } = await syncOnce(settings);
+    expect(report).toMatchObject({ errors: 0, update: 3, backup: 3, bytes: 'edited in place'.length });
+    expect(linkedWith(dst, 'originals/a.raw', ALL)).toEqual(A);
+    expect(mirrorDiff(src, dst)).toEqual([]);
+    const [stamp] = readdirSync(versions);
+    for (const p of A) expect(readFileSync(path.join(versions, stamp!, p), 'utf8')).toBe(PHOTO);
+    expect(actions((await syncOnce(settings)).lines)).toEqual([]);
   });
 
   it('without -H, each name is a copy of its own, as before', async () => {

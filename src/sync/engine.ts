@@ -22,7 +22,7 @@ import { counting } from './counting-tree.js';
 import { SeedWays, dropEmptyWays } from './ways.js';
 import { LinkGroups } from './link-groups.js';
 import type { TreeReader } from '../trees/tree.js';
-import { relearnLinked } from './link-fix.js';
+import { relearnLinked } from './link-record.js';
 import type { ProgressSink } from './progress-sink.js';
 import { type BackupSettings, pruneVersions, stampOf } from './versions.js';
 import { caseConflicts, dropSubtrees, findUnplaceable } from './placeable.js';

@@ -4,6 +4,8 @@ import { UsageError, describe, errCode } from './errors.js';
 import { parseDuration, parseWindow } from './duration.js';
 import { type NotifyRawOptions, type NotifySettings, parseNotify } from './notify/options.js';
 import { remoteOptions } from './remote/remote-options.js';
+import { checkBackup } from './backup-option.js';
+import type { BackupSettings } from './sync/versions.js';
 import { defaultHashThreads } from './sync/hash-pool.js';
 import { defaultRecordPath } from './sync/record.js';
 import type { HashAlgo } from './sync/types.js';
@@ -40,6 +42,8 @@ export interface Config {
   readonly dryRun: boolean;
   readonly watch: boolean;
   readonly excludes: readonly string[];
+  /** `--include` patterns; empty: everything not excluded is mirrored. */
+  readonly includes: readonly string[];
   readonly deleteExcluded: boolean;
   readonly checksum: boolean;
   readonly hash: HashAlgo;
@@ -56,6 +60,12 @@ export interface Config {
   readonly sshConfig: string | null;
   /** `--bwlimit` in bytes per second; null = unlimited. */
   readonly bwlimit: number | null;
+  /** `--backup-dir` (absolute) and `--backup-keep`; null: old versions are not kept. */
+  readonly backup: BackupSettings | null;
+  /** False with --no-progress: no progress line even on a terminal. */
+  readonly progress: boolean;
+  /** `-H`: hard-link groups of the source are kept in the replica. */
+  readonly hardLinks: boolean;
 }
 
 /** Raw option values as commander hands them over. */
@@ -69,6 +79,7 @@ export interface RawOptions extends NotifyRawOptions {
   watch?: boolean;
   exclude?: string[];
   excludeFrom?: string[];
+  include?: string[];
   deleteExcluded?: boolean;
   checksum?: boolean;
   hash?: string;
@@ -80,6 +91,10 @@ export interface RawOptions extends NotifyRawOptions {
   modifyWindow?: string;
   sshConfig?: string;
   bwlimit?: string;
+  backupDir?: string;
+  backupKeep?: string;
+  progress?: boolean;
+  hardLinks?: boolean;
 }
 
 /**
@@ -149,6 +164,7 @@ export function buildConfig(raw: RawOptions, extraExcludes: readonly string[] = 
   if (raw.watch && once) throw new UsageError('--watch cannot be combined with --once');
   if (raw.watch && remote.source) throw new UsageError('--watch needs a source on this machine (changes on another machine cannot be watched); use --interval');
   const modifyWindowMs = parseWindow(raw.modifyWindow ?? 'auto');
+  const backup = checkBackup(raw, source, replica, isInside, remote.replica !== null);
 
   return Object.freeze({
     source,
@@ -159,6 +175,7 @@ export function buildConfig(raw: RawOptions, extraExcludes: readonly string[] = 
     dryRun: raw.dryRun === true,
     watch: raw.watch === true,
     excludes: Object.freeze([...(raw.exclude ?? []), ...extraExcludes]),
+    includes: Object.freeze([...(raw.include ?? [])]),
     deleteExcluded: raw.deleteExcluded === true,
     checksum: raw.checksum === true,
     hash,
@@ -171,6 +188,9 @@ export function buildConfig(raw: RawOptions, extraExcludes: readonly string[] = 
     notify: parseNotify(raw),
     sshConfig: remote.sshConfig,
     bwlimit: remote.bwlimit,
+    backup,
+    progress: raw.progress !== false,
+    hardLinks: raw.hardLinks === true,
   });
 }
 

@@ -28,8 +28,10 @@ export function createLogging(opts: {
   logDir: string | null;
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
+  /** Called just before any console line is written (erases a progress line). */
+  beforeLine?: () => void;
 }): Logging {
-  const console = new ConsoleStream(opts.stdout ?? process.stdout, opts.stderr ?? process.stderr);
+  const console = new ConsoleStream(opts.stdout ?? process.stdout, opts.stderr ?? process.stderr, opts.beforeLine);
   const streams: pino.StreamEntry[] = [{ level: opts.level, stream: console }];
   let file: ReturnType<typeof pino.destination> | undefined;
   if (opts.logDir) {
@@ -93,6 +95,7 @@ class ConsoleStream extends Writable {
   constructor(
     private readonly out: NodeJS.WritableStream,
     private readonly err: NodeJS.WritableStream,
+    private readonly beforeLine?: () => void,
   ) {
     // pino writes strings: keep them strings rather than round-trip each through a Buffer.
     super({ decodeStrings: false });
@@ -113,6 +116,7 @@ class ConsoleStream extends Writable {
       const human = `${formatHuman(o, NUM_TO_LEVEL[level] ?? 'info')}\n`;
       if (level >= 40) {
         this.flushLines();
+        this.beforeLine?.();
         this.err.write(human);
       } else this.toOut(human);
     }
@@ -124,6 +128,7 @@ class ConsoleStream extends Writable {
     if (this.pending === '') return;
     const text = this.pending;
     this.pending = '';
+    this.beforeLine?.();
     this.out.write(text);
   }
 

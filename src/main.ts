@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { configFromRaw, parseCli } from './cli.js';
+import { ConsoleProgress } from './console-progress.js';
 import type { Config } from './config.js';
 import { runCtl, socketPath } from './ctl.js';
 import { formatDuration } from './duration.js';
@@ -51,7 +52,9 @@ export async function run(argv: readonly string[]): Promise<number> {
       return EXIT.usage;
     }
   }
-  const logging = createLogging({ level: config.logLevel, logDir: config.dryRun ? null : config.logDir });
+  // A progress line only where someone watches: a terminal on stderr (never under cron or systemd).
+  const progress = config.progress && process.stderr.isTTY ? new ConsoleProgress(process.stderr) : undefined;
+  const logging = createLogging({ level: config.logLevel, logDir: config.dryRun ? null : config.logDir, ...(progress ? { beforeLine: () => progress.clear() } : {}) });
   // Jobs added from the console may log elsewhere: SIGHUP reopens every log file.
   const loggings = new LoggingSet({ logging, logDir: config.dryRun ? null : config.logDir, level: config.logLevel });
   let lock: Lock | undefined;
@@ -75,14 +78,16 @@ export async function run(argv: readonly string[]): Promise<number> {
     // Without --config the one job is named after the replica folder.
     const job = { job: path.basename(config.replica), source: config.source, replica: config.replica };
     if (config.notify) notes = jobNotifications(config.notify, job, logging.log);
-    const engine = createEngine(config, { log: logging.log, store, pool, trees, ...(notes ? { sink: notes.sink } : {}) });
+    const engine = createEngine(config, { log: logging.log, store, pool, trees, ...(notes ? { sink: notes.sink } : {}), ...(progress ? { progress } : {}) });
     const hard = stop.hard;
     const runOne = async (scope?: ScanScope): Promise<PassReport> => {
+      progress?.begin();
       try {
         const report = await engine.runPass({ signal: hard, ...(scope ? { scope } : {}) });
         notes?.afterPass(report);
         return report;
       } finally {
+        progress?.end();
         // Every pass's lines reach the file when it ends, not when 4 KB have piled up.
         logging.flush();
       }

@@ -17,7 +17,7 @@ export class Digest {
   morePasses = 0;
   readonly lines: Lines = emptyLines();
   /** The counts of every pass gathered, kept ones or not. */
-  readonly totals = { passes: 0, copy: 0, update: 0, move: 0, delete: 0, mkdir: 0, rmdir: 0, symlink: 0, attrs: 0, errors: 0, bytes: 0 };
+  readonly totals = { passes: 0, copy: 0, update: 0, move: 0, delete: 0, mkdir: 0, rmdir: 0, symlink: 0, attrs: 0, backup: 0, errors: 0, bytes: 0 };
   private worstOutcome: PassOutcome = 'ok';
 
   /** Adds one pass with its lines. */
@@ -28,7 +28,7 @@ export class Digest {
     const t = this.totals;
     const s = note.summary;
     t.passes++;
-    for (const k of ['copy', 'update', 'move', 'delete', 'mkdir', 'rmdir', 'symlink', 'attrs', 'errors', 'bytes'] as const) t[k] += s[k];
+    for (const k of ['copy', 'update', 'move', 'delete', 'mkdir', 'rmdir', 'symlink', 'attrs', 'backup', 'errors', 'bytes'] as const) t[k] += s[k];
     if (SEVERITY[s.outcome] > SEVERITY[this.worstOutcome]) this.worstOutcome = s.outcome;
   }
 

@@ -96,6 +96,11 @@ export class Sftp {
     return this.call('rename', `${from} -> ${to}`, (cb) => this.s.ext_openssh_rename(from, to, cb));
   }
 
+  /** Makes `to` another name of the file `from` (hardlink@openssh.com; link(2) on the server: fails if `to` exists). */
+  hardlink(from: string, to: string): Promise<void> {
+    return this.call('hard-link', `${to} -> ${from}`, (cb) => this.s.ext_openssh_hardlink(from, to, cb));
+  }
+
   /** Creates a symlink holding `target` at `p`. */
   symlink(target: string, p: string): Promise<void> {
     return this.call('symlink', p, (cb) => this.s.symlink(target, p, cb));

@@ -17,6 +17,8 @@ export interface StreamCopyOptions {
   readonly modes: boolean;
   readonly inFlight: InFlight;
   readonly signal?: AbortSignal;
+  /** Runs once the copy is whole and checked, just before it is renamed into place (moves the old version aside). */
+  readonly beforePlace?: () => Promise<void>;
 }
 
 /**
@@ -57,6 +59,7 @@ export async function copyFromStream(rel: string, o: StreamCopyOptions): Promise
       const post = await o.from.stat(rel);
       if (!post) return { kind: 'vanished' };
       if (!sameVersion(pre, post) || written !== pre.size) continue;
+      await o.beforePlace?.();
       try {
         await rename(tmp, dest);
         placed = true;

@@ -24,6 +24,8 @@ export interface CopyOptions {
   readonly kept?: { readonly modes: boolean; readonly windowMs: number };
   /** The pass's temp files in flight, so a hard stop can remove this one. */
   readonly inFlight: InFlight;
+  /** Runs once the copy is whole and checked, just before it is renamed into place (moves the old version aside). */
+  readonly beforePlace?: () => Promise<void>;
 }
 
 /**
@@ -80,6 +82,7 @@ export async function copyAtomic(rel: string, o: CopyOptions): Promise<CopyOutco
       if (!post) return { kind: 'vanished' };
       if (!sameVersion(pre, post) || copied.size !== pre.size) continue;
       if (keepModes && (copied.mode & 0o7777) !== (pre.mode & 0o7777)) await setAttrs(tmp, rel, pre.mode & 0o7777, pre.atimeMs, pre.mtimeMs);
+      await o.beforePlace?.();
       let rep: Stats;
       try {
         renameSync(tmp, dest);

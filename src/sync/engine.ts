@@ -9,12 +9,20 @@ import { type FsTraits, observedResolutionMs } from '../trees/probe.js';
 import { sameVersion } from './copy.js';
 import { InFlight } from './in-flight.js';
 import { type ActionResult, type Gate, execute } from './execute.js';
-import { type Filter, makeFilter } from './filter.js';
+import { type Filter, makeFilter, passFilterSpec } from './filter.js';
 import { EXACT_RULES, type FsRules, autoWindowMs, nameFolding } from './fs-rules.js';
 import { type Refusal, type RootId, emptySource, sourceVanished, tooManyDeletes } from './guards.js';
 import { renumbered } from './identity.js';
 import { RecordLearner } from './record-learning.js';
 import { Tally, type TallySink } from './tally.js';
+import { forBackup } from './backup-plan.js';
+import { counting } from './counting-tree.js';
+import { SeedWays, dropEmptyWays } from './ways.js';
+import { LinkGroups } from './link-groups.js';
+import type { TreeReader } from '../trees/tree.js';
+import { relearnLinked } from './link-record.js';
+import type { ProgressSink } from './progress-sink.js';
+import { type BackupSettings, pruneVersions, stampOf } from './versions.js';
 import { caseConflicts, dropSubtrees, findUnplaceable } from './placeable.js';
 import type { HashPool } from './hash-pool.js';
 import { type Marched, ReplicaUnlistable, type SettleRules, march } from './march.js';
@@ -42,6 +50,12 @@ export interface SyncSettings {
   readonly dryRun: boolean;
   /** `--modify-window` in ms; null or absent = auto (what the filesystems keep). */
   readonly modifyWindowMs?: number | null;
+  /** `--include` patterns (none: everything not excluded). */
+  readonly includes?: readonly string[];
+  /** `--backup-dir` and `--backup-keep`: old versions kept instead of deleted or overwritten. */
+  readonly backup?: BackupSettings | null;
+  /** `-H`: files hard-linked together in the source are hard-linked together in the replica. */
+  readonly hardLinks?: boolean;
 }
 
 /** What a pass uses besides settings. `store` is null only when no record can be kept. */
@@ -55,6 +69,8 @@ export interface EngineDeps {
   readonly gate?: Gate;
   /** Where the trees are (local folders unless given: see openTrees). */
   readonly trees?: Trees;
+  /** Where a progress line reads how far the pass got (a terminal only). */
+  readonly progress?: ProgressSink;
 }
 
 /** What a pass settles before listing: the replica's traits and what to list. */
@@ -87,7 +103,7 @@ const THREADED_MIN = 10_000;
 
 /** Builds the pass runner for one source/replica pair. */
 export function createEngine(settings: SyncSettings, deps: EngineDeps): { runPass(req?: PassRequest): Promise<PassReport> } {
-  const filter = makeFilter(settings.excludes);
+  const filter = makeFilter(passFilterSpec(settings));
   const known = new KnownFilesystems();
   const trees = deps.trees ?? Trees.local(settings.source, settings.replica, deps.pool);
   return { runPass: (req = {}) => new Pass(settings, deps, filter, req, known, trees).run() };
@@ -108,6 +124,10 @@ class Pass {
   private lostReported = false;
   /** How the trees compare, once the filesystems are known (set early in the pass). */
   private rules: FsRules = EXACT_RULES;
+  /** When the pass started: its backup stamp folder and the age of old versions. */
+  private readonly started = new Date();
+  /** -H: the source's link groups, learnt from the listings. */
+  private readonly links: LinkGroups | null;
 
   constructor(
     private readonly s: SyncSettings,
@@ -118,6 +138,7 @@ class Pass {
     private readonly trees: Trees,
   ) {
     this.tally = new Tally(d.log, s.dryRun, d.sink);
+    this.links = s.hardLinks ? new LinkGroups(filter.empty ? undefined : filter) : null;
     const pass = this;
     this.writer = trees.writer({
       // Settled once both trees are listed, before anything is written.
@@ -126,6 +147,7 @@ class Pass {
       },
       inFlight: this.inFlight,
       ...(req.signal ? { signal: req.signal } : {}),
+      ...(s.backup ? { backup: { dir: s.backup.dir, stamp: stampOf(this.started) } } : {}),
     });
   }
 
@@ -174,6 +196,13 @@ class Pass {
   /** Ends a pass that wrote: an error if the source root vanished or was replaced meanwhile. */
   private async end(root: RootId | null): Promise<PassReport> {
     if (this.trees.lost()) return this.finish(this.tally.outcome());
+    if (this.links?.changed && this.learner) {
+      const learner = this.learner;
+      await relearnLinked(this.links, this.writer, (r) => learner.learn(r, emptySnapshot(this.s.replica)));
+      await learner.save();
+    }
+    const keepMs = this.s.backup?.keepMs;
+    if (keepMs) await pruneVersions(this.writer, keepMs, this.started, this.d.log);
     if (root === null || !sameRoot(await this.trees.sourceRoot(), root)) {
       // Copies of a vanished source are skipped as "vanished", which alone would look like success.
       this.tally.error({ path: this.s.source }, `the source ${this.s.source} vanished or was replaced during the pass (renamed or unmounted?); what was not copied yet will be by the next pass`);
@@ -256,13 +285,15 @@ class Pass {
       ...(this.s.checksum ? { hashed: this.s.hash } : {}),
     };
     const reader = this.d.store?.reader() ?? null;
+    // Each recorded path is about one entry in each tree.
+    this.d.progress?.expected(2 * (this.d.store?.size ?? 0));
     // A big replica is listed by a worker thread on the other core while this one lists the
     // source and merges; a small one here (a worker takes ~40 ms to start: 10k entries' worth).
-    const replica = this.trees.replicaReader((this.d.store?.size ?? 0) >= THREADED_MIN, this.s.excludes);
+    const replica = this.trees.replicaReader((this.d.store?.size ?? 0) >= THREADED_MIN, passFilterSpec(this.s));
     try {
       return await march({
-        source: this.trees.sourceReader(),
-        replica: replica.tree,
+        source: counting(this.sourceTree(), this.d.progress),
+        replica: counting(this.replicaTree(replica.tree), this.d.progress),
         record: reader,
         filter: this.filter.empty ? undefined : this.filter,
         deleteExcluded: this.s.deleteExcluded,
@@ -308,6 +339,7 @@ class Pass {
     if (this.d.store) this.learner = new RecordLearner(this.d.store, record, this.s.hash, this.rules.srcRootDev, (path, src) => this.copiedHash(path, src), this.d.log);
     await this.leaveOutUnplaceable(source.entries, prep.traits);
     const kept = this.caseConflicts(source, replica, prep.traits);
+    if (this.s.includes?.length) dropEmptyWays(source, replica, (p) => this.filter.onTheWay(p));
     return this.planWithHashes(trees, inScope, kept);
   }
 
@@ -316,11 +348,17 @@ class Pass {
     const writer = this.writer;
     await writer.removeStale(replica.stale);
     for (const t of replica.stale) this.d.log.debug({ path: t }, `removed leftover temp file ${t}`);
-    await execute(p.actions, {
+    // -H: the names already in the replica that must become links go last, their leaders in place by then.
+    const relinks = this.links?.prime(new Set(p.actions.filter((a) => a.type === 'copy' || a.type === 'update').map((a) => a.path))) ?? [];
+    const actions = [...(this.s.backup ? forBackup(p.actions) : p.actions), ...relinks];
+    planned(this.d.progress, actions);
+    await execute(actions, {
       writer,
-      sourceDirs: dirsOf(source),
+      sourceDirs: this.links ? new Map([...this.links.relinkFolders(), ...dirsOf(source)]) : dirsOf(source),
       jobs: this.s.jobs,
       ...(this.d.gate ? { gate: this.d.gate } : {}),
+      backups: Boolean(this.s.backup),
+      ...(this.links ? { links: this.links } : {}),
       ...(this.req.signal ? { signal: this.req.signal } : {}),
       onResult: (r) => this.onResult(r, replica),
     });
@@ -440,7 +478,7 @@ class Pass {
     let seeded: Seeded;
     try {
       seeded = await seed({
-        source: this.trees.sourceReader(),
+        source: counting(this.sourceTree(), this.d.progress),
         filter: this.filter.empty ? undefined : this.filter,
         ...(this.req.signal ? { signal: this.req.signal } : {}),
         onFolder: async (f) => {
@@ -466,8 +504,17 @@ class Pass {
     if (f.dir) batch.dirs.set(f.dir.path, f.dir);
     const dirs: Entry[] = [];
     for (const e of f.entries.values()) {
+      if (e.kind === 'dir') dirs.push(e);
+      // --include: a folder only on the way is created once something below it is.
+      if (e.kind === 'dir' && this.filter.onTheWay(e.path)) {
+        batch.ways.hold(e);
+        continue;
+      }
+      for (const w of batch.ways.release(e.path)) {
+        batch.dirs.set(w.path, w);
+        batch.push({ type: 'mkdir', path: w.path, src: w });
+      }
       if (e.kind === 'dir') {
-        dirs.push(e);
         batch.dirs.set(e.path, e);
         batch.push({ type: 'mkdir', path: e.path, src: e });
       } else batch.push(e.kind === 'symlink' ? { type: 'symlink', path: e.path, src: e } : { type: 'copy', path: e.path, src: e });
@@ -478,6 +525,7 @@ class Pass {
   /** Applies (or, in a dry run, lists) the queued creations, then empties the batch. */
   private async applySeed(batch: SeedBatch): Promise<void> {
     const { actions, dirs } = batch.take();
+    planned(this.d.progress, actions);
     if (this.s.dryRun) {
       for (const a of actions) this.tally.change(a, a.type === 'copy' ? a.src.size : 0);
       return;
@@ -485,6 +533,7 @@ class Pass {
     const none = emptySnapshot(this.s.replica);
     await execute(actions, {
       writer: this.writer,
+      ...(this.links ? { links: this.links } : {}),
       sourceDirs: dirs,
       jobs: this.s.jobs,
       ...(this.d.gate ? { gate: this.d.gate } : {}),
@@ -523,6 +572,7 @@ class Pass {
 
   private async hashAll(missing: Plan['missing'], source: Snapshot, replica: Snapshot): Promise<void> {
     const limit = pLimit(8);
+    this.d.progress?.phase('hashing');
     await Promise.all(
       missing.map(({ side, path }) =>
         limit(async () => {
@@ -538,6 +588,7 @@ class Pass {
             const e = (side === 'src' ? source : replica).entries.get(path);
             if (e) this.hashedVersion.set(key, { ...e, size: r.size, mtimeMs: r.mtimeMs, ctimeMs: r.ctimeMs, ino: r.ino });
             this.tally.hashed(r.bytes);
+            this.d.progress?.hashed(r.bytes);
           } catch (err) {
             this.req.signal?.throwIfAborted();
             this.hashes.set(key, '');
@@ -551,6 +602,7 @@ class Pass {
   private onResult(r: ActionResult, replica: Snapshot): void {
     const a = r.action;
     const log = this.d.log;
+    if (a.type === 'copy' || a.type === 'update') this.d.progress?.copied(r.status === 'ok' ? r.bytes : 0);
     if (r.status === 'error') {
       const lost = this.trees.lost();
       if (lost) {
@@ -567,7 +619,8 @@ class Pass {
       else log.debug({ path: a.path }, `${a.path} vanished before it was copied`);
       return;
     }
-    this.tally.change(a, r.bytes);
+    if (r.backedUp) this.tally.backup(a, stampOf(this.started));
+    this.tally.change(a, r.bytes, r.linkedTo);
     this.learner?.learn(r, replica);
   }
 
@@ -576,6 +629,17 @@ class Pass {
     const key = hashKey('src', path);
     const v = this.hashedVersion.get(key);
     return (v && src && sameVersion(v, src) ? this.hashes.get(key) : undefined) || undefined;
+  }
+
+  /** The source as a pass walks it (with -H, its link groups noted on the way). */
+  private sourceTree(): TreeReader {
+    const tree = this.trees.sourceReader();
+    return this.links ? this.links.source(tree) : tree;
+  }
+
+  /** The replica as a full pass walks it (a worker thread's listing for a big one; with -H, its links noted). */
+  private replicaTree(tree: TreeReader): TreeReader {
+    return this.links ? this.links.replica(tree) : tree;
   }
 
   /** Ends the pass before it changed anything, with the refusal's one line. */
@@ -611,6 +675,8 @@ class SeedBatch {
   private mkdirs: Action[] = [];
   private writes: Action[] = [];
   dirs = new Map<string, Entry>();
+  /** Folders on the way to the includes, created only once something below them is (kept across batches). */
+  readonly ways = new SeedWays();
 
   /** Queues a creation. */
   push(a: Action): void {
@@ -666,6 +732,20 @@ function recordInScope(store: RecordStore, scope: ScanScope, source: Snapshot, r
     reader.close();
   }
   return out;
+}
+
+/** Tells a progress line what a run of actions will copy (and that copying has begun). */
+function planned(sink: ProgressSink | undefined, actions: readonly Action[]): void {
+  if (sink === undefined) return;
+  let files = 0;
+  let bytes = 0;
+  for (const a of actions) {
+    if (a.type !== 'copy' && a.type !== 'update') continue;
+    files++;
+    bytes += a.src.size;
+  }
+  sink.planned(files, bytes);
+  sink.phase('copying');
 }
 
 function dirsOf(s: Snapshot): Map<string, Entry> {

@@ -3,11 +3,22 @@ import { unreachable } from '../errors.js';
 import { isMissingFolder } from '../trees/local-replica.js';
 import type { ReplicaWriter } from '../trees/tree.js';
 import { depth, parentOf } from './paths.js';
+import type { LinkGroups, PlacedCopy } from './link-groups.js';
+import { shownPaths } from './report.js';
 import type { Action, Entry } from './types.js';
 
 /** How one action ended; `rep` is the replica entry afterwards, `src` the source version used. */
 export type ActionResult =
-  | { readonly action: Action; readonly status: 'ok'; readonly rep?: Entry; readonly src?: Entry; readonly bytes: number }
+  | {
+      readonly action: Action;
+      readonly status: 'ok';
+      readonly rep?: Entry;
+      readonly src?: Entry;
+      readonly bytes: number;
+      readonly backedUp?: boolean;
+      /** -H: made as a hard link to this replica file (a name of the same source file), no data copied. */
+      readonly linkedTo?: string;
+    }
   | { readonly action: Action; readonly status: 'skipped'; readonly why: 'vanished' | 'changing' }
   | { readonly action: Action; readonly status: 'error'; readonly error: Error };
 
@@ -22,6 +33,10 @@ export interface ExecuteOptions {
   readonly gate?: Gate;
   readonly signal?: AbortSignal;
   readonly onResult: (r: ActionResult) => void;
+  /** --backup-dir: what an action deletes or replaces is first moved into the backup folder (see forBackup). */
+  readonly backups?: boolean;
+  /** -H: copies of hard-linked source files become links to one copy. */
+  readonly links?: LinkGroups;
 }
 
 /** Runs `fn` when a slot is free (p-limit's limiter): the daemon-wide bound on file operations. */
@@ -81,6 +96,8 @@ class Executor {
   private readonly w: ReplicaWriter;
   /** Folders whose mode and mtime must be (re)applied at the end, deepest first. */
   private readonly touched = new Set<string>();
+  /** Actions in flight that moved an old version into the backup folder. */
+  private readonly backedUp = new Set<Action>();
 
   constructor(private readonly o: ExecuteOptions) {
     this.w = o.writer;
@@ -104,6 +121,20 @@ class Executor {
   }
 
   private async apply(a: Action): Promise<ActionResult> {
+    try {
+      const r = await this.change(a);
+      return r.status === 'ok' && this.backedUp.has(a) ? { ...r, backedUp: true } : r;
+    } finally {
+      this.backedUp.delete(a);
+    }
+  }
+
+  /** With --backup-dir, moves what stands at an action's path into the backup folder (under the path the user knows). */
+  private async backUp(a: Action): Promise<void> {
+    if (this.o.backups && (await this.w.backup(a.path, shownPaths(a).path))) this.backedUp.add(a);
+  }
+
+  private async change(a: Action): Promise<ActionResult> {
     const { w } = this;
     const ok = (rep?: Entry, bytes = 0): ActionResult => (rep ? { action: a, status: 'ok', rep, bytes } : { action: a, status: 'ok', bytes });
     if (a.type !== 'attrs') await this.openDir(parentOf(a.path));
@@ -117,6 +148,8 @@ class Executor {
         await this.openDir(parentOf(a.from));
         // A folder moved to another parent gets its '..' entry rewritten: that needs write permission on the folder itself.
         if (a.kind === 'dir' && parentOf(a.from) !== parentOf(a.path)) await this.openDir(a.from);
+        // A file moved onto another replaces it: that one is an old version too.
+        if (!a.stage && !a.nameOnly && a.kind !== 'dir') await this.backUp(a);
         await w.rename(a.from, a.path);
         if (a.kind === 'dir') {
           w.forget(a.from);
@@ -131,11 +164,20 @@ class Executor {
       }
       case 'copy':
       case 'update': {
-        const out = await w.copyIn(a.path);
+        const keep = this.o.backups && a.type === 'update' && !this.o.links?.unchanged(a.path);
+        const copy = () => w.copyIn(a.path, keep ? a.path : undefined);
+        const link = async (leader: string): Promise<Entry> => {
+          if (keep) await this.backUp(a);
+          return w.link(leader, a.path);
+        };
+        const out: PlacedCopy = this.o.links ? await this.o.links.place(a.path, copy, link) : await copy();
         if (out.kind !== 'done') return { action: a, status: 'skipped', why: out.kind };
+        if (out.backedUp) this.backedUp.add(a);
+        if (out.linkedTo !== undefined) return { action: a, status: 'ok', rep: out.rep, src: out.src, bytes: 0, linkedTo: out.linkedTo };
         return { action: a, status: 'ok', rep: out.rep, src: out.src, bytes: out.src.size };
       }
       case 'symlink':
+        await this.backUp(a);
         return ok(await w.symlink(a.path, a.src.target ?? ''));
       case 'attrs':
         if (a.kind === 'dir') {
@@ -145,7 +187,8 @@ class Executor {
         }
         return ok(await w.fixFile(a.path, a.src));
       case 'delete':
-        await w.remove(a.path, a.recursive === true);
+        if (this.o.backups) await this.backUp(a);
+        else await w.remove(a.path, a.recursive === true);
         return ok();
       case 'rmdir':
         await w.rmdir(a.path);

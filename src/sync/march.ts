@@ -211,6 +211,8 @@ class Marcher {
     const out: Listed[] = [];
     for (const item of l.items) {
       const e = item.e;
+      // The backup folder is foldersync's own: not part of the mirror, not even as excluded.
+      if (filter?.reserved(e.path)) continue;
       if (filter?.excluded(e.path, e.kind === 'dir' && !item.special)) {
         this.replica.excluded.set(e.path, e);
         if (this.inp.deleteExcluded) this.include(f);

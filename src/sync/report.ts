@@ -23,7 +23,7 @@ export function describeAction(a: Action, dryRun: boolean): string {
 }
 
 /** The counts a person reads first, in the order they care about ("3 copied, 1 error"; "no changes"). */
-export function describeCounts(c: Pick<PassReport, 'copy' | 'update' | 'move' | 'symlink' | 'mkdir' | 'attrs' | 'delete' | 'rmdir' | 'errors'>): string {
+export function describeCounts(c: Pick<PassReport, 'copy' | 'update' | 'move' | 'symlink' | 'mkdir' | 'attrs' | 'delete' | 'rmdir' | 'backup' | 'errors'>): string {
   const parts: string[] = [];
   const add = (n: number, word: string): void => {
     if (n > 0) parts.push(`${n} ${word}`);
@@ -36,6 +36,7 @@ export function describeCounts(c: Pick<PassReport, 'copy' | 'update' | 'move' | 
   add(c.attrs, 'attributes fixed');
   add(c.delete, 'deleted');
   add(c.rmdir, 'folders removed');
+  add(c.backup, 'old versions kept');
   add(c.errors, c.errors === 1 ? 'error' : 'errors');
   return parts.length ? parts.join(', ') : 'no changes';
 }

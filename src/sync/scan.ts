@@ -65,7 +65,7 @@ async function addAncestors(paths: readonly string[], snap: Snapshot, root: stri
 async function addTop(rel: string, snap: Snapshot, root: string, filter: Filter | undefined): Promise<boolean> {
   try {
     const e = await statEntry(root, rel);
-    if (!e) return false;
+    if (!e || filter?.reserved(rel)) return false;
     if (filter?.excluded(rel, e.kind === 'dir')) {
       snap.excluded.set(rel, e);
       return false;
@@ -109,6 +109,7 @@ class Walker {
   private entryOf(item: Listed): Entry | null {
     const { snap, filter } = this;
     const e = item.e;
+    if (filter?.reserved(e.path)) return null;
     if (item.special) {
       if (filter?.excluded(e.path, false)) return null;
       if (this.specials === 'skip') {

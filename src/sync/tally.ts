@@ -38,8 +38,8 @@ export class Tally {
     this.sink?.error(message);
   }
 
-  /** A change to the replica (made, or planned in a dry run): counted under its name, one line. Set-asides are not changes. */
-  change(a: Action, bytes: number): void {
+  /** A change to the replica (made, or planned in a dry run): counted under its name, one line (naming the file it was hard-linked to, if so). Set-asides are not changes. */
+  change(a: Action, bytes: number, linkedTo?: string): void {
     const name = actionName(a);
     if (name === null) {
       this.log.debug({ path: a.path, ...(a.type === 'move' ? { from: a.from } : {}) }, `set aside ${a.type === 'move' ? a.from : a.path}`);
@@ -47,9 +47,18 @@ export class Tally {
     }
     this.counts[name]++;
     this.counts.bytes += bytes;
-    const line = describeAction(a, this.dryRun);
-    this.log.info({ action: name, ...shownPaths(a), ...(bytes ? { bytes } : {}), ...(this.dryRun ? { dryRun: true } : {}) }, line);
+    const line = `${describeAction(a, this.dryRun)}${linkedTo === undefined ? '' : ` (hard link to ${linkedTo})`}`;
+    const link = linkedTo === undefined ? {} : { link: linkedTo };
+    this.log.info({ action: name, ...shownPaths(a), ...link, ...(bytes ? { bytes } : {}), ...(this.dryRun ? { dryRun: true } : {}) }, line);
     this.sink?.change(line);
+  }
+
+  /** An old version moved into the backup folder before `a` deleted or replaced it: counted, one line. */
+  backup(a: Action, stamp: string): void {
+    const { path } = shownPaths(a);
+    this.counts.backup++;
+    this.log.info({ action: 'backup', path, to: `${stamp}/${path}` }, `backup ${path}`);
+    this.sink?.change(`backup ${path}`);
   }
 
   /** A file read whole to hash it. */

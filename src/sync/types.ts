@@ -136,6 +136,8 @@ export interface PassCounts {
   rmdir: number;
   symlink: number;
   attrs: number;
+  /** Old versions moved into --backup-dir. */
+  backup: number;
   bytes: number;
   hashed: number;
   hashedBytes: number;
@@ -161,7 +163,7 @@ export function hashKey(side: Side, path: string): string {
 
 /** A zeroed set of pass counters. */
 export function emptyCounts(): PassCounts {
-  return { copy: 0, update: 0, move: 0, delete: 0, mkdir: 0, rmdir: 0, symlink: 0, attrs: 0, bytes: 0, hashed: 0, hashedBytes: 0, errors: 0 };
+  return { copy: 0, update: 0, move: 0, delete: 0, mkdir: 0, rmdir: 0, symlink: 0, attrs: 0, backup: 0, bytes: 0, hashed: 0, hashedBytes: 0, errors: 0 };
 }
 
 /** A listing of nothing yet: what a walk fills, or a replica that does not exist. */

@@ -1,6 +1,8 @@
 import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { RemoteEnd } from '../remote/remote-end.js';
 import { RemoteHasher } from '../remote/remote-hash.js';
+import type { FilterSpec } from '../sync/filter.js';
 import type { FsRules } from '../sync/fs-rules.js';
 import type { RootId } from '../sync/guards.js';
 import type { HashPool, HashResult } from '../sync/hash-pool.js';
@@ -25,6 +27,8 @@ export interface WriterOptions {
   readonly rules: FsRules;
   readonly inFlight: InFlight;
   readonly signal?: AbortSignal;
+  /** --backup-dir (absolute, or inside the replica for a remote one) and this pass's stamp folder name. */
+  readonly backup?: { readonly dir: string; readonly stamp: string };
 }
 
 /** The replica's traits and whether they were just measured (worth a log line). */
@@ -88,9 +92,9 @@ export class Trees {
    * The replica tree's reading side; a big local one is listed by a worker thread on the other
    * core while this one lists the source (`stop` ends it).
    */
-  replicaReader(big: boolean, excludes: readonly string[]): { tree: TreeReader; stop(): void } {
+  replicaReader(big: boolean, filter: readonly string[] | FilterSpec): { tree: TreeReader; stop(): void } {
     if (this.repEnd) return { tree: new SftpTree(this.repEnd), stop: () => undefined };
-    const threaded = big ? ThreadedTree.start(this.replica, excludes) : null;
+    const threaded = big ? ThreadedTree.start(this.replica, filter) : null;
     return { tree: threaded ?? new LocalTree(this.replica), stop: () => threaded?.stop() };
   }
 
@@ -98,7 +102,9 @@ export class Trees {
   writer(o: WriterOptions): ReplicaWriter {
     if (this.repEnd) {
       const source = this.srcEnd ? new SftpSourceFiles(this.srcEnd) : new LocalSourceFiles(this.source);
-      return new SftpReplica(this.repEnd, { source, get rules() { return o.rules; }, ...(o.signal ? { signal: o.signal } : {}) });
+      // A remote replica's backup folder lies inside it (see checkBackup).
+      const backup = o.backup ? { backup: { rel: path.relative(this.replica, o.backup.dir).split(path.sep).join('/'), stamp: o.backup.stamp } } : {};
+      return new SftpReplica(this.repEnd, { source, get rules() { return o.rules; }, ...(o.signal ? { signal: o.signal } : {}), ...backup });
     }
     return new LocalReplica(this.replica, {
       source: this.source,
@@ -108,6 +114,7 @@ export class Trees {
       inFlight: o.inFlight,
       ...(o.signal ? { signal: o.signal } : {}),
       ...(this.srcEnd ? { from: new SftpSourceFiles(this.srcEnd) } : {}),
+      ...(o.backup ? { backup: o.backup } : {}),
     });
   }
 

@@ -1,14 +1,15 @@
 import { constants } from 'node:fs';
-import { type FileHandle, lstat, mkdir, open, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, link, lstat, mkdir, open, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { FsOpError, errCode, isGone } from '../errors.js';
 import { copyAtomic, setAttrs, symlinkAtomic } from '../sync/copy.js';
 import { copyFromStream } from '../sync/copy-stream.js';
 import type { FsRules } from '../sync/fs-rules.js';
 import type { InFlight } from '../sync/in-flight.js';
-import { baseOf, joinRel, parentOf, sameMtime } from '../sync/paths.js';
+import { baseOf, joinRel, parentOf, sameMtime, tmpName } from '../sync/paths.js';
 import { SafeDirs } from '../sync/safe-dirs.js';
 import type { Entry } from '../sync/types.js';
 import { WritableDirs } from '../sync/writable-dirs.js';
+import { type LocalBackupOptions, LocalBackupArea } from './local-backup.js';
 import { toEntry } from './local.js';
 import type { SourceFiles } from './source-files.js';
 import type { CopyOutcome, ReplicaWriter } from './tree.js';
@@ -24,6 +25,8 @@ export interface LocalReplicaOptions {
   readonly signal?: AbortSignal;
   /** Set when the source is on another machine: copies stream its bytes instead of the kernel copying a local file. */
   readonly from?: SourceFiles;
+  /** Where old versions go (--backup-dir), and this pass's stamp. */
+  readonly backup?: LocalBackupOptions;
 }
 
 /**
@@ -34,6 +37,7 @@ export interface LocalReplicaOptions {
 export class LocalReplica implements ReplicaWriter {
   private readonly safe: SafeDirs;
   private readonly writable: WritableDirs;
+  private readonly backups: LocalBackupArea | null;
 
   constructor(
     readonly root: string,
@@ -41,6 +45,7 @@ export class LocalReplica implements ReplicaWriter {
   ) {
     this.safe = new SafeDirs(root);
     this.writable = new WritableDirs(this.safe);
+    this.backups = o.backup ? new LocalBackupArea(o.backup) : null;
   }
 
   /** Creates the replica root (and the folders above it) if missing. */
@@ -61,28 +66,90 @@ export class LocalReplica implements ReplicaWriter {
     });
   }
 
-  /** Copies one source file into place atomically (see copyAtomic). */
-  copyIn(rel: string): Promise<CopyOutcome> {
-    const from = this.o.from;
-    if (from) {
-      const o = this.o;
-      return this.safe.within(parentOf(rel), (dir) => copyFromStream(rel, { repDir: dir, from, modes: o.rules.modes, inFlight: o.inFlight, ...(o.signal ? { signal: o.signal } : {}) }));
+  /**
+   * Copies one source file into place atomically (copyAtomic; copyFromStream for a source on
+   * another machine), the old one first moved into the backup folder as `backupAs`.
+   */
+  copyIn(rel: string, backupAs?: string): Promise<CopyOutcome> {
+    return this.safe.within(parentOf(rel), async (dir) => {
+      let backedUp = false;
+      const aside =
+        backupAs === undefined
+          ? {}
+          : {
+              beforePlace: async () => {
+                backedUp = await this.moveToBackup(joinRel(dir, baseOf(rel)), rel, backupAs);
+              },
+            };
+      const signal = this.o.signal ? { signal: this.o.signal } : {};
+      const from = this.o.from;
+      const out = from
+        ? await copyFromStream(rel, { repDir: dir, from, modes: this.o.rules.modes, inFlight: this.o.inFlight, ...signal, ...aside })
+        : await copyAtomic(rel, { srcRoot: this.o.source, repRoot: this.root, repDir: dir, kept: this.o.rules, inFlight: this.o.inFlight, ...signal, ...aside });
+      return out.kind === 'done' && backedUp ? { ...out, backedUp } : out;
+    });
+  }
+
+  /** Moves an entry into the backup folder by one rename; false when nothing was there. */
+  backup(rel: string, as: string): Promise<boolean> {
+    return this.safe.within(parentOf(rel), (dir) => this.moveToBackup(joinRel(dir, baseOf(rel)), rel, as));
+  }
+
+  /** The stamp folders of the backup folder. */
+  backupStamps(): Promise<string[]> {
+    return this.area().stamps();
+  }
+
+  /** Removes one stamp folder with everything in it. */
+  removeBackupStamp(stamp: string): Promise<void> {
+    return this.area().remove(stamp);
+  }
+
+  private area(): LocalBackupArea {
+    if (this.backups === null) throw new Error('no --backup-dir is set');
+    return this.backups;
+  }
+
+  /** Renames the entry at an OS path (under a held folder) into the backup folder. */
+  private async moveToBackup(from: string, rel: string, as: string): Promise<boolean> {
+    const area = this.area();
+    try {
+      await lstat(from);
+    } catch (err) {
+      if (isGone(err)) return false;
+      throw new FsOpError('lstat', rel, err);
     }
-    return this.safe.within(parentOf(rel), (dir) =>
-      copyAtomic(rel, {
-        srcRoot: this.o.source,
-        repRoot: this.root,
-        repDir: dir,
-        kept: this.o.rules,
-        inFlight: this.o.inFlight,
-        ...(this.o.signal ? { signal: this.o.signal } : {}),
-      }),
-    );
+    return area.place(as, async (target) => {
+      try {
+        await rename(from, target);
+        return true;
+      } catch (err) {
+        if (isGone(err)) return false;
+        throw new FsOpError('back up', `${rel} -> ${area.stamp}/${as}`, err);
+      }
+    });
   }
 
   /** Creates or retargets a symlink atomically. */
   symlink(rel: string, target: string): Promise<Entry> {
     return this.safe.within(parentOf(rel), (dir) => symlinkAtomic(this.root, rel, target, dir));
+  }
+
+  /** Hard-links `rel` to the replica file `existing`: a temp link beside `rel`, renamed over it, both folders held. */
+  async link(existing: string, rel: string): Promise<Entry> {
+    return this.safe.within(parentOf(existing), (fromDir) =>
+      this.safe.within(parentOf(rel), async (dir) => {
+        const tmp = joinRel(dir, tmpName());
+        try {
+          await link(joinRel(fromDir, baseOf(existing)), tmp);
+          await rename(tmp, joinRel(dir, baseOf(rel)));
+        } catch (err) {
+          await unlink(tmp).catch(() => undefined);
+          throw new FsOpError('hard-link', `${rel} -> ${existing}`, err);
+        }
+        return statAt(joinRel(dir, baseOf(rel)), rel);
+      }),
+    );
   }
 
   /** Renames within the replica, both folders held. */

@@ -74,7 +74,7 @@ export class LocalTree implements TreeReader {
     } else {
       const e = toEntry(rel, st);
       // Size -1 never equals a source file's: a replica planner replaces or deletes it, never hashes it.
-      listed = e ? { name, e } : { name, special: true, e: { path: rel, kind: 'file', size: -1, mtimeMs: 0, ctimeMs: st.ctimeMs, mode: st.mode & 0o7777, ino: st.ino, dev: st.dev } };
+      listed = e ? (st.nlink > 1 && e.kind === 'file' ? { name, e, nlink: st.nlink } : { name, e }) : { name, special: true, e: { path: rel, kind: 'file', size: -1, mtimeMs: 0, ctimeMs: st.ctimeMs, mode: st.mode & 0o7777, ino: st.ino, dev: st.dev } };
     }
     out.items.push(listed);
   }

@@ -4,7 +4,7 @@ import { ConnectionLost } from '../remote/errors.js';
 import type { RemoteEnd } from '../remote/remote-end.js';
 import { sameVersion } from '../sync/copy.js';
 import type { FsRules } from '../sync/fs-rules.js';
-import { isWithin, parentOf, sameMtime, tmpName } from '../sync/paths.js';
+import { ancestors, isWithin, joinRel, parentOf, sameMtime, tmpName } from '../sync/paths.js';
 import type { Entry } from '../sync/types.js';
 import { sftpEntry } from './sftp-entry.js';
 import type { SourceFiles } from './source-files.js';
@@ -17,6 +17,8 @@ export interface SftpReplicaOptions {
   /** What the replica keeps: modes are only set where kept. */
   readonly rules: Pick<FsRules, 'modes'>;
   readonly signal?: AbortSignal;
+  /** --backup-dir: the backup folder (relative to the replica root: inside it) and this pass's stamp folder name. */
+  readonly backup?: { readonly rel: string; readonly stamp: string };
 }
 
 const RETRIES = 3;
@@ -100,8 +102,8 @@ export class SftpReplica implements ReplicaWriter {
     throw after.status === 'rejected' ? after.reason : new FsOpError('mkdir', rel, new Error('ENOTDIR: not a folder'));
   }
 
-  /** Uploads one source file into place atomically: temp file, attributes, source unchanged, rename. */
-  async copyIn(rel: string): Promise<CopyOutcome> {
+  /** Uploads one source file into place atomically: temp file, attributes, source unchanged, (the old file into the backup folder as `backupAs`,) rename. */
+  async copyIn(rel: string, backupAs?: string): Promise<CopyOutcome> {
     const dir = await this.safe(parentOf(rel));
     const dest = this.end.abs(rel);
     for (let attempt = 0; attempt < RETRIES; attempt++) {
@@ -124,13 +126,14 @@ export class SftpReplica implements ReplicaWriter {
         const post = await this.o.source.stat(rel);
         if (!post) return { kind: 'vanished' };
         if (!sameVersion(pre, post) || written !== pre.size) continue;
+        const backedUp = backupAs === undefined ? false : await this.backup(rel, backupAs);
         // The server answers requests of a channel in order: the lstat is sent with the rename,
         // not a round trip after it, and sees the renamed file (its answer is dropped if the rename failed).
         const [renamed, after] = await Promise.allSettled([this.io.rename(tmp, dest), this.stat(rel)]);
         if (renamed.status === 'rejected') throw new FsOpError('rename into place', rel, renamed.reason);
         placed = true;
         if (after.status === 'rejected') throw after.reason;
-        return { kind: 'done', src: pre, rep: after.value };
+        return backedUp ? { kind: 'done', src: pre, rep: after.value, backedUp } : { kind: 'done', src: pre, rep: after.value };
       } finally {
         await opened.close();
         // A drop leaves the temp file; the next pass removes it as stale.
@@ -198,6 +201,103 @@ export class SftpReplica implements ReplicaWriter {
       throw new FsOpError('symlink', rel, err);
     }
     return this.stat(rel);
+  }
+
+  /** Makes `rel` another name of the replica file `existing`: a hard link under a temp name, renamed over what is there. */
+  async link(existing: string, rel: string): Promise<Entry> {
+    await this.safe(parentOf(existing));
+    const dir = await this.safe(parentOf(rel));
+    const tmp = `${dir}/${tmpName()}`;
+    try {
+      await this.io.hardlink(this.end.abs(existing), tmp);
+      await this.io.rename(tmp, this.end.abs(rel));
+    } catch (err) {
+      if (!this.end.lost()) await this.io.unlink(tmp).catch(() => undefined);
+      throw new FsOpError('hard-link', `${rel} -> ${existing}`, err);
+    }
+    return this.stat(rel);
+  }
+
+  /**
+   * Moves the entry at `rel` into this pass's stamp folder as `as` by one rename on the server
+   * (`as~N` when an earlier pass of the same second kept one); false when nothing was there.
+   */
+  async backup(rel: string, as: string): Promise<boolean> {
+    const b = this.backupArea();
+    await this.safe(parentOf(rel));
+    try {
+      await this.io.lstat(this.end.abs(rel));
+    } catch (err) {
+      if (isGone(err)) return false;
+      throw new FsOpError('lstat', rel, err);
+    }
+    const target = joinRel(joinRel(b.rel, b.stamp), as);
+    await this.folders(parentOf(target));
+    for (let n = 0; ; n++) {
+      const name = n === 0 ? target : `${target}~${n}`;
+      try {
+        await this.io.lstat(this.end.abs(name));
+        continue;
+      } catch (err) {
+        if (!isGone(err)) throw new FsOpError('lstat', name, err);
+      }
+      try {
+        await this.io.rename(this.end.abs(rel), this.end.abs(name));
+      } catch (err) {
+        throw new FsOpError('move into the backup folder', `${rel} -> ${name}`, err);
+      }
+      this.forget(rel);
+      return true;
+    }
+  }
+
+  /** The stamp folders of the backup folder (none when it does not exist). */
+  async backupStamps(): Promise<string[]> {
+    const b = this.backupArea();
+    try {
+      return (await this.io.readdir(this.end.abs(b.rel))).map((e) => e.filename);
+    } catch (err) {
+      if (isGone(err)) return [];
+      throw new FsOpError('list', b.rel, err);
+    }
+  }
+
+  /** Removes one stamp folder with everything in it, never following a link. */
+  async removeBackupStamp(stamp: string): Promise<void> {
+    const b = this.backupArea();
+    await this.safe(b.rel);
+    const rel = joinRel(b.rel, stamp);
+    try {
+      await this.removeTree(this.end.abs(rel));
+    } catch (err) {
+      if (!isGone(err)) throw new FsOpError('remove old versions', rel, err);
+    }
+    this.forget(rel);
+  }
+
+  private backupArea(): { readonly rel: string; readonly stamp: string } {
+    if (!this.o.backup) throw new Error('no --backup-dir is set');
+    return this.o.backup;
+  }
+
+  /** Creates the folders of `rel` (inside the replica) that are missing, each under a proven parent. */
+  private async folders(rel: string): Promise<void> {
+    for (const d of [...ancestors(rel), rel]) {
+      if (d === '' || this.proven.has(d)) continue;
+      await this.safe(parentOf(d));
+      try {
+        await this.io.mkdir(this.end.abs(d), 0o700);
+      } catch (err) {
+        let st: Stats | undefined;
+        try {
+          st = await this.io.lstat(this.end.abs(d));
+        } catch {
+          throw new FsOpError('mkdir', d, err);
+        }
+        if (!st.isDirectory()) throw new FsOpError('mkdir', d, err);
+      }
+    }
+    await this.safe(rel);
   }
 
   /** Renames on the server (rename(2): never follows a link at either end). */

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { makeFilter } from '../sync/filter.js';
+import { type FilterSpec, makeFilter } from '../sync/filter.js';
 import { cmp, joinRel } from '../sync/paths.js';
 import type { Entry, EntryKind, PathIssue } from '../sync/types.js';
 import { LocalTree } from './local.js';
@@ -10,7 +10,8 @@ import type { FolderListing, Listed, TreeReader } from './tree.js';
 /** What the listing worker is asked: a tree and what to leave out of its walk. */
 export interface ListJob {
   readonly root: string;
-  readonly excludes: readonly string[];
+  /** Exclude patterns, or the whole filter (includes, reserved paths). */
+  readonly excludes: readonly string[] | FilterSpec;
   /** [unused, entries handed over]: the worker waits while it is more than `ahead` entries ahead. */
   readonly progress: SharedArrayBuffer;
   readonly ahead: number;
@@ -22,7 +23,7 @@ export interface PackedFolder {
   readonly names: string[];
   /** 0 file, 1 folder, 2 symlink, 3 special. */
   readonly kinds: Uint8Array;
-  /** size, mtimeMs, ctimeMs, mode, ino, dev per entry. */
+  /** size, mtimeMs, ctimeMs, mode, ino, dev, nlink (0: one name) per entry. */
   readonly nums: Float64Array;
   /** [index, target] of symlinks; [index, issue] of those whose target could not be read. */
   readonly targets: [number, string][];
@@ -38,7 +39,7 @@ export type ListMessage =
   | { readonly error: { message: string; code?: string; syscall?: string; path?: string } };
 
 const KINDS: readonly EntryKind[] = ['file', 'dir', 'symlink', 'file'];
-const NUMS = 6;
+const NUMS = 7;
 /** Entries the worker may list ahead of the walk: bounds the memory of listings in flight. */
 export const AHEAD = 50_000;
 
@@ -62,6 +63,7 @@ export function pack(dir: string, l: FolderListing): PackedFolder {
     nums[o + 3] = e.mode;
     nums[o + 4] = e.ino;
     nums[o + 5] = e.dev;
+    nums[o + 6] = it.nlink ?? 0;
     if (e.target !== undefined) targets.push([i, e.target]);
     if (it.linkError) linkErrors.push([i, it.linkError]);
   }
@@ -82,7 +84,8 @@ export function unpack(p: PackedFolder): FolderListing {
     const target = targets.get(i);
     const linkError = linkErrors.get(i);
     const withTarget = target === undefined ? e : { ...e, target };
-    items[i] = k === 3 ? { name, e, special: true } : linkError ? { name, e, linkError } : { name, e: withTarget };
+    const nlink = n[o + 6]!;
+    items[i] = k === 3 ? { name, e, special: true } : linkError ? { name, e, linkError } : nlink > 1 ? { name, e: withTarget, nlink } : { name, e: withTarget };
   }
   return { items, stale: p.stale, issues: p.issues };
 }
@@ -109,19 +112,19 @@ export class ThreadedTree implements TreeReader {
   private readonly progress: Int32Array;
 
   /** Starts listing `root` at once; null where there is no built worker (then use LocalTree). */
-  static start(root: string, excludes: readonly string[], ahead = AHEAD): ThreadedTree | null {
+  static start(root: string, excludes: readonly string[] | FilterSpec, ahead = AHEAD): ThreadedTree | null {
     return HAVE_WORKER ? new ThreadedTree(root, excludes, ahead) : null;
   }
 
   private constructor(
     readonly root: string,
-    excludes: readonly string[],
+    excludes: readonly string[] | FilterSpec,
     ahead: number,
   ) {
     this.local = new LocalTree(root);
     const progress = new SharedArrayBuffer(8);
     this.progress = new Int32Array(progress);
-    const job: ListJob = { root, excludes: [...excludes], progress, ahead };
+    const job: ListJob = { root, excludes: Array.isArray(excludes) ? [...excludes] : { ...excludes }, progress, ahead };
     const w = new Worker(WORKER, { workerData: job });
     this.worker = w;
     w.on('message', (m: ListMessage) => {

@@ -9,6 +9,8 @@ export interface Listed {
   readonly special?: true;
   /** A symlink whose target could not be read: listed without one. */
   readonly linkError?: PathIssue;
+  /** A regular file with more than one name (hard links): how many, where the tree says so. */
+  readonly nlink?: number;
 }
 
 /** What one folder holds, as listed. */
@@ -39,7 +41,7 @@ export interface TreeReader {
 
 /** How putting one source file into the replica ended. */
 export type CopyOutcome =
-  | { readonly kind: 'done'; readonly src: Entry; readonly rep: Entry }
+  | { readonly kind: 'done'; readonly src: Entry; readonly rep: Entry; /** The old file was moved into the backup folder first. */ readonly backedUp?: boolean }
   | { readonly kind: 'vanished' }
   | { readonly kind: 'changing' };
 
@@ -52,10 +54,16 @@ export interface ReplicaWriter {
   ensureRoot(): Promise<void>;
   /** Creates a folder (one already there is fine); its entry. */
   mkdir(rel: string): Promise<Entry>;
-  /** Puts the source file at `rel` in place atomically: a temp file, renamed only when the source held still. */
-  copyIn(rel: string): Promise<CopyOutcome>;
+  /**
+   * Puts the source file at `rel` in place atomically: a temp file, renamed only when the source
+   * held still. With `backupAs`, what was at `rel` is first moved into the backup folder under
+   * that path, just before the new file is renamed into place.
+   */
+  copyIn(rel: string, backupAs?: string): Promise<CopyOutcome>;
   /** Creates or retargets a symlink atomically; its entry. */
   symlink(rel: string, target: string): Promise<Entry>;
+  /** Makes `rel` another name of the replica file `existing` (a hard link), atomically replacing what is there; its entry. */
+  link(existing: string, rel: string): Promise<Entry>;
   /** Renames an entry (a file or a whole folder). */
   rename(from: string, to: string): Promise<void>;
   /** The entry at `rel` now. */
@@ -74,4 +82,13 @@ export interface ReplicaWriter {
   forget(rel: string): void;
   /** Removes leftover temp files of an interrupted pass. */
   removeStale(paths: readonly string[]): Promise<void>;
+  /**
+   * Moves the entry at `rel` (a file, a link or a whole folder) into this pass's backup folder
+   * as `<stamp>/<as>`, by one rename on the replica's filesystem; false when nothing was there.
+   */
+  backup(rel: string, as: string): Promise<boolean>;
+  /** The names of the stamp folders in the backup folder (none when it does not exist). */
+  backupStamps(): Promise<string[]>;
+  /** Removes one stamp folder of the backup folder, with everything in it. */
+  removeBackupStamp(stamp: string): Promise<void>;
 }

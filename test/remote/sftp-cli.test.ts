@@ -96,6 +96,43 @@ describe.skipIf(!ready)('foldersync with a remote tree, spawned (e2e: run `npm r
     expect(readFileSync(`${home}/docs-copy/e.txt`, 'utf8')).toBe('e');
   });
 
+  it('keeps old versions on the server (--backup-dir inside the replica, renamed there) and hard-links groups (-H, hardlink@openssh.com)', async () => {
+    const home = tempDir('fs-sftp-versions-');
+    writeTree(`${home}/src`, { 'doc.txt': 'version 1', old: { 'gone.txt': 'to be deleted' }, 'orig.jpg': 'photo bytes' });
+    execFileSync('ln', [`${home}/src/orig.jpg`, `${home}/src/album.jpg`]);
+    const dst = remote('versions');
+    const args = ['-s', `${home}/src`, '-r', sshd.url(dst), '--once', '--ssh-config', sshd.sshConfig, '--backup-dir', '.versions', '-H'];
+    const r1 = await runCli(args, { home, env: ENV });
+    expect(problems(r1.stderr)).toEqual([]);
+    expect(r1.code).toBe(0);
+    expect(statSync(`${dst}/album.jpg`).ino).toBe(statSync(`${dst}/orig.jpg`).ino);
+    expect(statSync(`${dst}/orig.jpg`).nlink).toBe(2);
+
+    writeFileSync(`${home}/src/doc.txt`, 'version 2');
+    rmSync(`${home}/src/old`, { recursive: true });
+    const r2 = await runCli(args, { home, env: ENV });
+    expect(problems(r2.stderr)).toEqual([]);
+    expect(r2.code).toBe(0);
+    expect(readFileSync(`${dst}/doc.txt`, 'utf8')).toBe('version 2');
+    expect(existsSync(`${dst}/old`)).toBe(false);
+    const stamps = readdirSync(`${dst}/.versions`);
+    expect(stamps).toHaveLength(1);
+    expect(stamps[0]).toMatch(/^\d{4}-\d{2}-\d{2}_\d{6}$/);
+    expect(readFileSync(`${dst}/.versions/${stamps[0]}/doc.txt`, 'utf8')).toBe('version 1');
+    expect(readFileSync(`${dst}/.versions/${stamps[0]}/old/gone.txt`, 'utf8')).toBe('to be deleted');
+
+    // The backup folder is never mirrored over or deleted, and an unchanged pass does nothing.
+    const r3 = await runCli([...args, '--log-level', 'info'], { home, env: ENV });
+    expect(r3.code).toBe(0);
+    expect(r3.stdout + r3.stderr).toMatch(/no changes/);
+    expect(existsSync(`${dst}/.versions/${stamps[0]}/doc.txt`)).toBe(true);
+
+    // An absolute backup folder cannot be proven to be on the server's filesystem: refused.
+    const bad = await runCli(['-s', `${home}/src`, '-r', sshd.url(dst), '--once', '--ssh-config', sshd.sshConfig, '--backup-dir', '/tmp/versions'], { home, env: ENV });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/give a folder inside it/);
+  });
+
   it('--dry-run to a remote folder (here one relative to the remote home) lists what it would do and creates nothing', async () => {
     const home = tempDir('fs-sftp-cli-');
     writeTree(`${home}/src`, { a: 'a', d: { b: 'b' } });

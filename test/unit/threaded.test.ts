@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeFilter } from '../../src/sync/filter.js';
@@ -81,6 +81,21 @@ describe('a replica listed by a worker thread', () => {
       const l = await t.list('d3');
       expect(l.items.map((i) => i.name).sort()).toEqual(['sub 0', 'sub 1', 'sub 2']);
       expect((await t.list('')).items.length).toBe(8);
+    } finally {
+      t.stop();
+    }
+  });
+
+  it('hands over the link count of hard-linked files, as a listing here does', async () => {
+    const dst = tempDir();
+    writeFileSync(path.join(dst, 'a'), 'a');
+    linkSync(path.join(dst, 'a'), path.join(dst, 'b'));
+    writeFileSync(path.join(dst, 'c'), 'c');
+    const t = built.ThreadedTree.start(dst, [])!;
+    try {
+      const links = (await t.list('')).items.map((i) => [i.name, i.nlink]).sort();
+      expect(links).toEqual((await new LocalTree(dst).list('')).items.map((i) => [i.name, i.nlink]).sort());
+      expect(links).toEqual([['a', 2], ['b', 2], ['c', undefined]]);
     } finally {
       t.stop();
     }

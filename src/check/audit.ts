@@ -71,7 +71,15 @@ export async function audit(inp: AuditInput): Promise<AuditCounts> {
     counts.issues++;
     inp.onIssue(i);
   };
+  // --include: source-only folders walked only on the way to the includes, outermost first. A
+  // pass creates such a folder only once something below it is mirrored, so each is reported
+  // missing just before the first difference found below it, and not at all without one.
+  const ways: Finding[] = [];
   const report = (f: Finding): void => {
+    for (const w of ways.splice(0)) {
+      counts.missing++;
+      inp.onFinding(w);
+    }
     counts[f.status]++;
     inp.onFinding(f);
   };
@@ -157,10 +165,14 @@ export async function audit(inp: AuditInput): Promise<AuditCounts> {
     for (let k = 0; k < pairs.length; k++) {
       const p = pairs[k]!;
       const f = verdicts[k];
-      if (f) report(f);
       const sDir = p.s?.kind === 'dir';
       const rDir = p.r?.kind === 'dir' && !p.rSpecial;
+      const way = f?.status === 'missing' && sDir && inp.filter?.onTheWay(f.path) === true;
+      if (way) ways.push(f);
+      else if (f) report(f);
       if (sDir || rDir) await walk((p.s ?? p.r)!.path, sDir, rDir);
+      // Still held: nothing below it would be mirrored, so a pass would not create it either.
+      if (way && ways.at(-1) === f) ways.pop();
     }
   };
 

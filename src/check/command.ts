@@ -1,9 +1,11 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
+import { checkBackup } from '../backup-option.js';
 import { isInside } from '../config.js';
 import { parseWindow } from '../duration.js';
 import { UsageError } from '../errors.js';
-import { readPatternFile } from '../sync/filter.js';
+import { remoteOptions } from '../remote/remote-options.js';
+import { type FilterSpec, passFilterSpec, readPatternFile } from '../sync/filter.js';
 import type { HashAlgo } from '../sync/types.js';
 
 /** Raw `check` option values as commander hands them over. */
@@ -12,17 +14,23 @@ export interface CheckRawOptions {
   replica?: string;
   exclude?: string[];
   excludeFrom?: string[];
+  include?: string[];
+  backupDir?: string;
+  sshConfig?: string;
   checksum?: boolean;
   hash?: string;
   json?: boolean;
   modifyWindow?: string;
 }
 
-/** What `check` needs, validated once, then frozen. Paths are absolute. */
+/** What `check` needs, validated once, then frozen. Local paths are absolute; a remote side is its location as given. */
 export interface CheckConfig {
   readonly source: string;
   readonly replica: string;
-  readonly excludes: readonly string[];
+  /** What is left out on both sides: the excludes, the includes and a backup folder inside the replica, as a pass has them. */
+  readonly filter: FilterSpec;
+  /** `--ssh-config`; null = `~/.ssh/config`. */
+  readonly sshConfig: string | null;
   readonly checksum: boolean;
   readonly hash: HashAlgo;
   readonly json: boolean;
@@ -35,10 +43,13 @@ export function checkCommand(out: (s: string) => void, onRun: (raw: CheckRawOpti
   const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
   return new Command('check')
     .description('report the differences between the source and the replica; change nothing (exit 0 identical, 1 differences, 2 incomplete)')
-    .option('-s, --source <dir>', 'the source folder (required)')
-    .option('-r, --replica <dir>', 'the replica folder (required)')
+    .option('-s, --source <dir>', 'the source folder: local, [user@]host:path or sftp://… (required)')
+    .option('-r, --replica <dir>', 'the replica folder: local, [user@]host:path or sftp://… (required)')
     .option('--exclude <pattern>', 'gitignore-syntax pattern relative to the source root (repeatable)', collect)
     .option('--exclude-from <file>', 'read exclude patterns from a file, one a line (repeatable)', collect)
+    .option('--include <pattern>', 'compare only what gitignore-syntax patterns match, and the folders on the way (repeatable)', collect)
+    .option('--backup-dir <dir>', "the pass's backup folder: one inside the replica is not reported as extra")
+    .option('--ssh-config <file>', 'OpenSSH client config for remote trees (default: ~/.ssh/config)')
     .option('--checksum', 'also compare the content of every file present on both sides')
     .addOption(new Option('--hash <algo>', 'content hash').choices(['sha256', 'md5']).default('sha256'))
     .option('--json', 'one JSON object a line instead of +/-/~ lines')
@@ -52,23 +63,31 @@ export function checkCommand(out: (s: string) => void, onRun: (raw: CheckRawOpti
     });
 }
 
-/** Validates `check`'s options (reading --exclude-from files); every problem is a UsageError naming the option. */
+/**
+ * Validates `check`'s options (reading --exclude-from files) as a pass validates the same ones;
+ * every problem is a UsageError naming the option. Nothing is connected to here.
+ */
 export async function buildCheckConfig(raw: CheckRawOptions): Promise<CheckConfig> {
   if (!raw.source) throw new UsageError('--source is required');
   if (!raw.replica) throw new UsageError('--replica is required');
-  const source = path.resolve(raw.source);
-  const replica = path.resolve(raw.replica);
-  if (isInside(replica, source) || isInside(source, replica)) {
+  // The same reading of locations as a pass: scp's and sftp:// forms are remote, the rest local.
+  const remote = remoteOptions({ source: raw.source, replica: raw.replica, ...(raw.sshConfig === undefined ? {} : { sshConfig: raw.sshConfig }) });
+  const source = remote.source ?? path.resolve(raw.source);
+  const replica = remote.replica ?? path.resolve(raw.replica);
+  if (!remote.source && !remote.replica && (isInside(replica, source) || isInside(source, replica))) {
     throw new UsageError(`--source ${JSON.stringify(raw.source)} and --replica ${JSON.stringify(raw.replica)} are nested in one another`);
   }
   const hash = raw.hash ?? 'sha256';
   if (hash !== 'sha256' && hash !== 'md5') throw new UsageError(`--hash ${JSON.stringify(hash)}: expected sha256 or md5`);
   const extra: string[] = [];
   for (const f of raw.excludeFrom ?? []) extra.push(...(await readPatternFile(f)));
+  const backup = checkBackup(raw.backupDir === undefined ? {} : { backupDir: raw.backupDir }, source, replica, isInside, remote.replica !== null);
+  const filter = passFilterSpec({ replica, excludes: [...(raw.exclude ?? []), ...extra], includes: raw.include ?? [], backup });
   return Object.freeze({
     source,
     replica,
-    excludes: Object.freeze([...(raw.exclude ?? []), ...extra]),
+    filter: Object.freeze(filter),
+    sshConfig: remote.sshConfig,
     checksum: raw.checksum === true,
     hash,
     json: raw.json === true,

@@ -1,12 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { describe } from '../errors.js';
+import { ConnectError } from '../remote/errors.js';
 import { makeFilter } from '../sync/filter.js';
 import { autoWindowMs } from '../sync/fs-rules.js';
 import { HashPool } from '../sync/hash-pool.js';
 import { type AuditCounts, type AuditIssue, audit } from './audit.js';
 import type { CheckConfig } from './command.js';
 import { jsonLine, shownPath, summaryLine, textLine } from './format.js';
-import { openTree } from './trees.js';
+import { type CheckTrees, UnlistedRoot, openCheckTrees } from './trees.js';
 
 /** Exit codes of `check`, as in the contract. */
 export const CHECK_EXIT = Object.freeze({ identical: 0, differences: 1, incomplete: 2 });
@@ -33,12 +34,20 @@ const OUT_BATCH = 16 * 1024;
 export async function runCheck(config: CheckConfig, output: CheckOutput = processOutput()): Promise<number> {
   const t0 = performance.now();
   const pool = new HashPool();
+  let trees: CheckTrees | undefined;
   try {
-    const source = openTree(config.source, pool);
-    const replica = openTree(config.replica, pool);
+    try {
+      trees = await openCheckTrees(config, config.filter, pool);
+    } catch (err) {
+      // The same line and exit status as a pass that cannot connect: nothing was compared.
+      if (!(err instanceof ConnectError)) throw err;
+      output.err(`foldersync: ${err.message}`);
+      return CHECK_EXIT.incomplete;
+    }
+    const { source, replica } = trees;
     const [st, rt] = await Promise.all([source.traits(), replica.traits()]);
     const windowMs = config.modifyWindowMs ?? autoWindowMs(rt, st.mtimeResolutionMs);
-    const filter = makeFilter(config.excludes);
+    const filter = makeFilter(config.filter);
     let counts: AuditCounts;
     try {
       counts = await audit({
@@ -54,7 +63,7 @@ export async function runCheck(config: CheckConfig, output: CheckOutput = proces
         onIssue: (i) => output.err(issueLine(i)),
       });
     } catch (err) {
-      output.err(`foldersync: check: ${rootError(err, config)}`);
+      output.err(`foldersync: check: ${rootError(err)}`);
       return CHECK_EXIT.incomplete;
     }
     output.err(summaryLine(counts, performance.now() - t0));
@@ -62,6 +71,7 @@ export async function runCheck(config: CheckConfig, output: CheckOutput = proces
     return counts.missing + counts.extra + counts.differs > 0 ? CHECK_EXIT.differences : CHECK_EXIT.identical;
   } finally {
     output.flush();
+    trees?.close();
     await pool.close();
   }
 }
@@ -71,11 +81,10 @@ function issueLine(i: AuditIssue): string {
   return `error: cannot ${i.op} ${i.side} ${shownPath(i.path)}: ${i.message}`;
 }
 
-/** A root that could not be listed, named by its side. */
-function rootError(err: unknown, config: CheckConfig): string {
-  const p = err instanceof Error && 'path' in err && typeof err.path === 'string' ? err.path : undefined;
-  const side = p === config.replica ? `the replica ${config.replica}` : p === config.source ? `the source ${config.source}` : 'a tree';
-  return `cannot list ${side}: ${describe(err)}`;
+/** Why the walk stopped: a root that could not be listed (named by its side), or a connection that dropped. */
+function rootError(err: unknown): string {
+  if (err instanceof UnlistedRoot) return `${err.message}: ${describe(err.cause)}`;
+  return describe(err);
 }
 
 /** Stdout (batched) and stderr of this process; stdout is flushed before every stderr line so the order holds. */

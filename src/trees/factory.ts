@@ -12,7 +12,7 @@ import type { HashAlgo } from '../sync/types.js';
 import type { KnownFilesystems } from './known-fs.js';
 import { LocalTree } from './local.js';
 import { LocalReplica } from './local-replica.js';
-import type { FsTraits } from './probe.js';
+import { type FsTraits, guessTraits } from './probe.js';
 import { SftpTree } from './sftp.js';
 import { SftpReplica } from './sftp-replica.js';
 import { guessSftpTraits, probeSftp } from './sftp-probe.js';
@@ -156,6 +156,16 @@ export class Trees {
       if (end.lost()) throw end.lost();
       return { traits: guessSftpTraits(), fresh: true, probeError: err };
     }
+  }
+
+  /**
+   * What either tree's filesystem is guessed to keep, without writing anything (for a check,
+   * which writes no probe file): a local one by its mount type, a remote one as a POSIX SFTP
+   * server keeping whole seconds, as a dry run assumes.
+   */
+  guessedTraits(side: 'src' | 'rep'): Promise<FsTraits> {
+    const end = side === 'src' ? this.srcEnd : this.repEnd;
+    return end ? Promise.resolve(guessSftpTraits()) : guessTraits(side === 'src' ? this.source : this.replica);
   }
 
   /** Hashes one file of either tree (a remote one on its server when it can). */

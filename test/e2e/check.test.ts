@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { isRoot, unprivileged } from '../helpers/privilege.js';
 import { trickyTree } from '../helpers/tricky-tree.js';
-import { cleanupTemps, readState, tempDir, writeTree } from '../helpers/tree.js';
+import { cleanupTemps, readState, tempDir, type TreeSpec, writeTree } from '../helpers/tree.js';
 
 afterAll(cleanupTemps);
 
@@ -135,6 +135,104 @@ describe('foldersync check', () => {
     const r = await runCli(['check', '-s', g.src, '-r', g.dst, '--modify-window', '2s'], { home: g.home });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('');
+  });
+
+  it('--include: only included paths (and the folders on the way that lead to one) are compared, as a pass mirrors them', async () => {
+    const t = tempDir('fs-check-include-');
+    const src = path.join(t, 'src');
+    const dst = path.join(t, 'dst');
+    const home = path.join(t, 'home');
+    mkdirSync(home);
+    const M = 1_700_000_000_000;
+    const f = (content: string, mode = 0o644): TreeSpec[string] => ({ $file: content, mtime: M, mode });
+    writeTree(src, {
+      Photos: { '2024': { 'a.jpg': f('a'), 'b.jpg': f('b') }, 'notes.txt': f('notes') },
+      docs: { 'report.pdf': f('report'), 'draft.txt': f('draft') },
+      music: { 'song.mp3': f('song') },
+      'top.pdf': f('top'),
+    });
+    const sync = await runCli(['-s', src, '-r', dst, '--once', '--state', path.join(t, 'record')], { home });
+    expect(sync.code, sync.stderr).toBe(0);
+    writeTree(dst, { Photos: { '2024': { 'a.jpg': f('a, longer') } } }); // size
+    chmodSync(path.join(dst, 'Photos', 'notes.txt'), 0o600); // mode
+    unlinkSync(path.join(dst, 'docs', 'report.pdf')); // only in the source
+    writeTree(dst, { music: { 'extra.mp3': f('extra') } }); // only in the replica
+    writeTree(src, { new: { deep: { 'x.pdf': f('x') } } }); // a new folder with an included file below
+    writeTree(src, { 'empty-way': { sub: { 'y.txt': f('y') } } }); // a new folder with nothing included below
+    const checkHome = path.join(t, 'check-home');
+    mkdirSync(checkHome);
+
+    const table: [string[], string[]][] = [
+      [
+        [],
+        [
+          '~ Photos/2024/a.jpg (size)',
+          '~ Photos/notes.txt (mode)',
+          '+ docs/report.pdf',
+          '+ empty-way',
+          '+ empty-way/sub',
+          '+ empty-way/sub/y.txt',
+          '- music/extra.mp3',
+          '+ new',
+          '+ new/deep',
+          '+ new/deep/x.pdf',
+        ],
+      ],
+      [['--include', '*.pdf'], ['+ docs/report.pdf', '+ new', '+ new/deep', '+ new/deep/x.pdf']],
+      [['--include', 'Photos/'], ['~ Photos/2024/a.jpg (size)', '~ Photos/notes.txt (mode)']],
+      [['--include', 'Photos/**/*.jpg', '--include', 'music/'], ['~ Photos/2024/a.jpg (size)', '- music/extra.mp3']],
+      [['--include', '*.pdf', '--exclude', 'new/'], ['+ docs/report.pdf']],
+      [['--include', 'docs/*.pdf'], ['+ docs/report.pdf']],
+      [['--include', 'new/deep/'], ['+ new', '+ new/deep', '+ new/deep/x.pdf']],
+      [['--include', '*.ogg'], []],
+    ];
+    const before = [readState(src), readState(dst)];
+    for (const [args, expected] of table) {
+      const r = await runCli(['check', '-s', src, '-r', dst, ...args], { home: checkHome });
+      expect(r.stdout.split('\n').filter(Boolean), args.join(' ')).toEqual(expected);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(expected.length === 0 ? 0 : 1);
+    }
+    expect([readState(src), readState(dst)]).toEqual(before);
+    expect(readdirSync(checkHome)).toEqual([]);
+
+    // A pass with the same includes leaves nothing for the check to report (and creates no empty way).
+    const pass = await runCli(['-s', src, '-r', dst, '--once', '--include', '*.pdf', '--state', path.join(t, 'record')], { home });
+    expect(pass.code, pass.stderr).toBe(0);
+    expect(readdirSync(dst)).not.toContain('empty-way');
+    const after = await runCli(['check', '-s', src, '-r', dst, '--include', '*.pdf'], { home: checkHome });
+    expect(after.code, after.stderr).toBe(0);
+    expect(after.stdout).toBe('');
+  });
+
+  it('--backup-dir: the backup folder inside the replica is foldersync\'s own, not an extra path', async () => {
+    const t = tempDir('fs-check-versions-');
+    const src = path.join(t, 'src');
+    const dst = path.join(t, 'dst');
+    const home = path.join(t, 'home');
+    mkdirSync(home);
+    writeTree(src, { 'a.txt': 'version 1', sub: { 'b.txt': 'b' } });
+    const args = ['-s', src, '-r', dst, '--once', '--backup-dir', '.versions', '--state', path.join(t, 'record')];
+    expect((await runCli(args, { home })).code).toBe(0);
+    writeFileSync(path.join(src, 'a.txt'), 'version 2');
+    expect((await runCli(args, { home })).code).toBe(0);
+    const [stamp] = readdirSync(path.join(dst, '.versions'));
+    expect(stamp).toMatch(/^\d{4}-\d{2}-\d{2}_\d{6}$/);
+    const checkHome = path.join(t, 'check-home');
+    mkdirSync(checkHome);
+
+    const plain = await runCli(['check', '-s', src, '-r', dst], { home: checkHome });
+    expect(plain.code).toBe(1);
+    expect(plain.stdout).toBe(`- .versions\n- .versions/${stamp}\n- .versions/${stamp}/a.txt\n`);
+    for (const dir of ['.versions', path.join(dst, '.versions')]) {
+      const r = await runCli(['check', '-s', src, '-r', dst, '--backup-dir', dir, '--checksum'], { home: checkHome });
+      expect(r.code, `${dir}: ${r.stderr}`).toBe(0);
+      expect(r.stdout).toBe('');
+    }
+    // Validated as a pass validates it: a relative one must lie inside the replica.
+    const outside = await runCli(['check', '-s', src, '-r', dst, '--backup-dir', '../elsewhere'], { home: checkHome });
+    expect(outside.code).toBe(2);
+    expect(outside.stderr.trim()).toBe('foldersync: --backup-dir "../elsewhere": a relative backup folder must lie inside the replica');
+    expect(readdirSync(checkHome)).toEqual([]);
   });
 
   it('exit 2: a tree that cannot be listed, or bad usage', async () => {

@@ -3,9 +3,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type AuditCounts, type AuditIssue, type Finding, audit } from '../../src/check/audit.js';
 import { compareEntries } from '../../src/check/compare.js';
 import { textLine } from '../../src/check/format.js';
-import { openTree } from '../../src/check/trees.js';
+import { checkTreesOf } from '../../src/check/trees.js';
 import { makeFilter } from '../../src/sync/filter.js';
 import { HashPool } from '../../src/sync/hash-pool.js';
+import { Trees } from '../../src/trees/factory.js';
 import type { Entry } from '../../src/sync/types.js';
 import { cleanupTemps, tempDir, writeTree, type TreeSpec } from '../helpers/tree.js';
 
@@ -25,9 +26,10 @@ async function check(src: TreeSpec, rep: TreeSpec, opts: { excludes?: string[]; 
   const lines: string[] = [];
   const issues: AuditIssue[] = [];
   const filter = makeFilter(opts.excludes ?? []);
+  const { source, replica } = checkTreesOf(Trees.local(path.join(t, 's'), path.join(t, 'r'), pool), { excludes: opts.excludes ?? [] });
   const counts = await audit({
-    source: openTree(path.join(t, 's'), pool),
-    replica: openTree(path.join(t, 'r'), pool),
+    source,
+    replica,
     filter: filter.empty ? undefined : filter,
     rules: { windowMs: opts.windowMs ?? 0, modes: opts.modes ?? true },
     checksum: opts.checksum ? 'sha256' : null,

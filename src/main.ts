@@ -3,17 +3,13 @@ import path from 'node:path';
 import { configFromRaw, parseCli } from './cli.js';
 import { ConsoleProgress } from './console-progress.js';
 import type { Config } from './config.js';
-import { runCtl, socketPath } from './ctl.js';
 import { formatDuration } from './duration.js';
 import { UsageError, describe } from './errors.js';
 import { EXIT, exitCodeFor } from './exit.js';
-import { Daemon } from './jobs/daemon.js';
 import { LoggingSet } from './jobs/loggings.js';
-import { parseJobArgs } from './jobs/options.js';
-import { runJobs, serveDaemon } from './jobs/run.js';
 import { LockedError, acquireLock, type Lock } from './lock.js';
 import { type Logging, createLogging } from './logger.js';
-import { type JobNotifications, jobNotifications } from './notify/for-job.js';
+import type { JobNotifications } from './notify/for-job.js';
 import { ConnectError } from './remote/errors.js';
 import { installStop, type StopControl } from './stop.js';
 import { createEngine } from './sync/engine.js';
@@ -28,7 +24,8 @@ export { EXIT, exitCodeFor } from './exit.js';
 
 /** The composition root: parse, validate, wire the parts, run, and return the exit code. */
 export async function run(argv: readonly string[]): Promise<number> {
-  if (argv[2] === 'ctl') return runCtl(argv.slice(3), (t) => process.stdout.write(t), (t) => process.stderr.write(t));
+  // What only a daemon, a config file, ctl or notifications need is loaded when asked for: a --once run from cron starts faster.
+  if (argv[2] === 'ctl') return (await import('./ctl.js')).runCtl(argv.slice(3), (t) => process.stdout.write(t), (t) => process.stderr.write(t));
   let config: Config;
   let statusFile: string | undefined;
   try {
@@ -36,7 +33,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     if (cli.kind === 'exit') return cli.code;
     // Loaded only for check: a sync run does not pay for its import.
     if (cli.kind === 'check') return await (await import('./check/run.js')).runCheck(cli.config);
-    if (cli.kind === 'jobs') return await runJobs(cli);
+    if (cli.kind === 'jobs') return await (await import('./jobs/run.js')).runJobs(cli);
     config = cli.config;
     statusFile = cli.statusFile;
   } catch (err) {
@@ -77,7 +74,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     if (info) logging.log.info({ path: config.statePath }, info);
     // Without --config the one job is named after the replica folder.
     const job = { job: path.basename(config.replica), source: config.source, replica: config.replica };
-    if (config.notify) notes = jobNotifications(config.notify, job, logging.log);
+    if (config.notify) notes = (await import('./notify/for-job.js')).jobNotifications(config.notify, job, logging.log);
     const engine = createEngine(config, { log: logging.log, store, pool, trees, ...(notes ? { sink: notes.sink } : {}), ...(progress ? { progress } : {}) });
     const hard = stop.hard;
     const runOne = async (scope?: ScanScope): Promise<PassReport> => {
@@ -128,6 +125,7 @@ async function daemon(
   const log = parts.logging.log;
   if (process.stdin.isTTY) process.stderr.write('foldersync is running; type quit to stop\n');
   log.info({ source: config.source, replica: config.replica, intervalMs }, `mirroring ${config.source} to ${config.replica} every ${formatDuration(intervalMs)}`);
+  const [{ Daemon }, { parseJobArgs }, { serveDaemon }, { socketPath }] = await Promise.all([import('./jobs/daemon.js'), import('./jobs/options.js'), import('./jobs/run.js'), import('./ctl.js')]);
   const d = new Daemon({
     stop,
     pool: parts.pool,

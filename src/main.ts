@@ -7,18 +7,12 @@ import { formatDuration } from './duration.js';
 import { UsageError, describe } from './errors.js';
 import { EXIT, exitCodeFor } from './exit.js';
 import { LoggingSet } from './jobs/loggings.js';
-import { LockedError, acquireLock, type Lock } from './lock.js';
+import { type Opened, openJob } from './jobs/open-job.js';
+import { LockedError } from './lock.js';
 import { type Logging, createLogging } from './logger.js';
-import type { JobNotifications } from './notify/for-job.js';
 import { ConnectError } from './remote/errors.js';
 import { installStop, type StopControl } from './stop.js';
-import { createEngine } from './sync/engine.js';
 import { HashPool } from './sync/hash-pool.js';
-import { RecordStore } from './sync/record.js';
-import type { PassReport } from './sync/types.js';
-import type { ScanScope } from './sync/scope.js';
-import type { Trees } from './trees/factory.js';
-import { openTrees } from './trees/open.js';
 
 export { EXIT, exitCodeFor } from './exit.js';
 
@@ -54,11 +48,9 @@ export async function run(argv: readonly string[]): Promise<number> {
   const logging = createLogging({ level: config.logLevel, logDir: config.dryRun ? null : config.logDir, ...(progress ? { beforeLine: () => progress.clear() } : {}) });
   // Jobs added from the console may log elsewhere: SIGHUP reopens every log file.
   const loggings = new LoggingSet({ logging, logDir: config.dryRun ? null : config.logDir, level: config.logLevel });
-  let lock: Lock | undefined;
   const pool = new HashPool();
   let stop: StopControl | undefined;
-  let notes: JobNotifications | undefined;
-  let trees: Trees | undefined;
+  let opened: Opened | undefined;
   try {
     // Signals are ours from the start: a SIGTERM while the record loads is a graceful stop too.
     stop = installStop({
@@ -67,30 +59,17 @@ export async function run(argv: readonly string[]): Promise<number> {
       onHup: () => loggings.reopen(),
       onSignal: (why) => logging.log.info({ signal: why }, why === 'second SIGINT' ? 'aborting the pass now' : `stopping (${why})`),
     });
-    if (!config.dryRun) lock = await acquireLock(config.replica);
-    trees = await openTrees(config, pool);
-    const { store, warning, info } = await RecordStore.load(config.statePath, config.source, config.replica);
-    if (warning) logging.log.warn({ path: config.statePath }, warning);
-    if (info) logging.log.info({ path: config.statePath }, info);
-    // Without --config the one job is named after the replica folder.
-    const job = { job: path.basename(config.replica), source: config.source, replica: config.replica };
-    if (config.notify) notes = (await import('./notify/for-job.js')).jobNotifications(config.notify, job, logging.log);
-    const engine = createEngine(config, { log: logging.log, store, pool, trees, ...(notes ? { sink: notes.sink } : {}), ...(progress ? { progress } : {}) });
-    const hard = stop.hard;
-    const runOne = async (scope?: ScanScope): Promise<PassReport> => {
-      progress?.begin();
+    // Opened before anything runs, so a locked replica or an untrusted host is its exit code at once.
+    opened = await openJob(config, { name: jobName(config), log: logging.log, pool, ...(progress ? { progress } : {}) });
+    if (config.once) {
       try {
-        const report = await engine.runPass({ signal: hard, ...(scope ? { scope } : {}) });
-        notes?.afterPass(report);
-        return report;
+        return exitCodeFor(await opened.runPass({ signal: stop.hard }));
       } finally {
-        progress?.end();
         // Every pass's lines reach the file when it ends, not when 4 KB have piled up.
         logging.flush();
       }
-    };
-    if (config.once) return exitCodeFor(await runOne());
-    return await daemon(config, { logging, loggings, pool, statusFile }, stop, runOne, lock);
+    }
+    return await daemon(config, { logging, loggings, pool, statusFile }, stop, opened);
   } catch (err) {
     if (err instanceof LockedError) {
       process.stderr.write(`foldersync: ${err.message}\n`);
@@ -104,11 +83,9 @@ export async function run(argv: readonly string[]): Promise<number> {
     return EXIT.errors;
   } finally {
     // What a notification still has to say is said before the exit (each bounded).
-    await notes?.close(stop?.hard.aborted === true);
+    await opened?.close(stop?.hard.aborted === true);
     stop?.dispose();
-    trees?.close();
     await pool.close();
-    await lock?.release();
     logging.flush();
   }
 }
@@ -118,8 +95,7 @@ async function daemon(
   config: Config,
   parts: { readonly logging: Logging; readonly loggings: LoggingSet; readonly pool: HashPool; readonly statusFile: string | undefined },
   stop: StopControl,
-  runOne: (scope?: ScanScope) => Promise<PassReport>,
-  lock: Lock | undefined,
+  opened: Opened,
 ): Promise<number> {
   const intervalMs = config.intervalMs!;
   const log = parts.logging.log;
@@ -134,9 +110,14 @@ async function daemon(
     ...(parts.statusFile ? { statusFile: parts.statusFile } : {}),
     buildJob: (words) => configFromRaw(parseJobArgs(words)),
   });
-  // The lock is already ours (taken before anything ran): the job starts with it.
-  d.start({ name: path.basename(config.replica) || 'replica', config }, 'file', { tagged: false, opened: { lock, runPass: (req) => runOne(req.scope) } });
+  // The job is already open (its lock taken before anything ran): it starts with it.
+  d.start({ name: jobName(config), config }, 'file', { tagged: false, opened });
   const code = await serveDaemon(d, socketPath({ replica: config.replica }), log, process.stdin);
   if (code === EXIT.ok) log.info(`stopped (${stop.reason() ?? 'quit'})`);
   return code;
+}
+
+/** Without --config the one job is named after the replica folder. */
+function jobName(config: Config): string {
+  return path.basename(config.replica) || 'replica';
 }

@@ -9,7 +9,8 @@ import type { HashPool } from '../sync/hash-pool.js';
 import { writeStatusFile } from '../status-file.js';
 import { JOB_NAME, type JobSpec } from './config-file.js';
 import { conflicts } from './conflicts.js';
-import { Job, type JobStatus, type Opened } from './job.js';
+import { Job, type JobStatus } from './job.js';
+import type { Opened } from './open-job.js';
 import type { LoggingSet } from './loggings.js';
 
 /** What the daemon is built from. */

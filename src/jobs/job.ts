@@ -2,18 +2,14 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { UsageError, describe } from '../errors.js';
 import { EXIT, exitCodeFor } from '../exit.js';
-import { LockedError, type Lock, acquireLock } from '../lock.js';
-import { type JobNotifications, jobNotifications } from '../notify/for-job.js';
+import { LockedError } from '../lock.js';
 import { ConnectError } from '../remote/errors.js';
 import { type Nudges, runSchedule } from '../scheduler.js';
-import { createEngine } from '../sync/engine.js';
+import { type Opened, openJob } from './open-job.js';
 import type { Gate } from '../sync/execute.js';
 import type { HashPool } from '../sync/hash-pool.js';
-import { RecordStore } from '../sync/record.js';
 import { type ScanScope, isNothing } from '../sync/scope.js';
 import type { PassReport } from '../sync/types.js';
-import type { Trees } from '../trees/factory.js';
-import { openTrees } from '../trees/open.js';
 import type { Watcher } from '../watch.js';
 
 /** What a person sees a job doing. */
@@ -33,14 +29,6 @@ export interface JobStatus {
   /** Why the last attempt did not run a pass (replica locked, unreachable), or null. */
   readonly problem: { readonly kind: 'locked' | 'failed'; readonly message: string } | null;
   readonly nextPassAt: number | null;
-}
-
-/** A pass runner with its lock held: what a job needs open to run passes. */
-export interface Opened {
-  readonly lock: Lock | undefined;
-  /** Its trees' connections, closed when the job ends (the caller's own when it opened the job). */
-  readonly trees?: Trees;
-  readonly runPass: (req: { signal: AbortSignal; scope?: ScanScope }) => Promise<PassReport>;
 }
 
 /** What a job shares with the daemon. */
@@ -84,8 +72,6 @@ export class Job implements Nudges {
   /** The error behind `problem`: its exit code for --once. */
   private problemError: unknown;
   private nextAt: number | null = null;
-  /** Its pass reports' hook and mails (opened with the job; the caller's own when it opened the job). */
-  private notes: JobNotifications | undefined;
 
   constructor(
     readonly name: string,
@@ -112,9 +98,7 @@ export class Job implements Nudges {
     } finally {
       this.nextAt = null;
       await this.watcher?.close();
-      await this.notes?.close(this.d.stop.hard.aborted);
-      this.opened?.trees?.close();
-      await this.opened?.lock?.release();
+      await this.opened?.close(this.d.stop.hard.aborted);
     }
   }
 
@@ -124,9 +108,7 @@ export class Job implements Nudges {
       const report = await this.pass();
       return report ? exitCodeFor(report) : openFailureCode(this.problemError);
     } finally {
-      await this.notes?.close(this.d.stop.hard.aborted);
-      this.opened?.trees?.close();
-      await this.opened?.lock?.release();
+      await this.opened?.close(this.d.stop.hard.aborted);
     }
   }
 
@@ -216,7 +198,6 @@ export class Job implements Nudges {
       // Every pass's lines reach the file when it ends, not when 4 KB have piled up.
       this.d.flush();
     }
-    this.notes?.afterPass(report);
     this.last = { ...report, endedAt: Date.now() };
     if (report.outcome === 'ok') this.lastSuccessAt = this.last.endedAt;
     this.d.changed();
@@ -227,23 +208,11 @@ export class Job implements Nudges {
   private async open(): Promise<Opened | undefined> {
     if (this.opened) return this.opened;
     const c = this.config;
-    let lock: Lock | undefined;
-    let trees: Trees | undefined;
     try {
-      if (!c.dryRun) lock = await acquireLock(c.replica);
-      trees = await openTrees(c, this.d.pool);
-      const { store, warning, info } = await RecordStore.load(c.statePath, c.source, c.replica);
-      if (warning) this.d.log.warn({ path: c.statePath }, warning);
-      if (info) this.d.log.info({ path: c.statePath }, info);
-      if (c.notify && !this.notes) this.notes = jobNotifications(c.notify, { job: this.name, source: c.source, replica: c.replica }, this.d.log);
-      const sink = this.notes?.sink;
-      const engine = createEngine(c, { log: this.d.log, store, pool: this.d.pool, ...(this.d.gate ? { gate: this.d.gate } : {}), ...(sink ? { sink } : {}), trees });
-      this.opened = { lock, trees, runPass: (req) => engine.runPass(req) };
+      this.opened = await openJob(c, { name: this.name, log: this.d.log, pool: this.d.pool, ...(this.d.gate ? { gate: this.d.gate } : {}) });
       this.problem = null;
       return this.opened;
     } catch (err) {
-      trees?.close();
-      await lock?.release();
       this.problemError = err;
       this.problem = { kind: err instanceof LockedError ? 'locked' : 'failed', message: describe(err) };
       const later = c.once ? '' : '; trying again at the next pass';

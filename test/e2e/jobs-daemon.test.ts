@@ -102,6 +102,8 @@ describe('a daemon of three jobs', () => {
     // Paths in `add` are the daemon's working folder's, as on its command line; `~` is the home folder.
     await type(s, `add d -s ~/d -r "${t.at('r d')}" -i 1h`, /^added d: /m);
     await until(() => existsSync(t.at('r d/w')), 5_000, 'the added job mirroring d');
+    // Its pass's last console line comes after the copy: the replies below must not share the output with it.
+    await until(() => s.stdout().includes('d: pass complete'), 5_000, "the added job's first pass to end");
     expect(await type(s, 'add e -s nope -r re', /^add e: .*\n/m)).toBe(`add e: --source "nope": no such file or directory (ENOENT)\n`);
     expect(await type(s, `add f -s ${t.at('d')} -r ${t.at('ra')}`, /^add f: .*\n/m)).toBe(`add f: --replica ${t.at('ra')} is also the replica of job "a"\n`);
     expect(await type(s, 'add d -s x -r x', /^add d: .*\n/m)).toBe('add d: there is already a job named d\n');

@@ -1,8 +1,9 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { startTestSshd } from './sshd.js';
 
 /*
  * Real filesystems for the tests, mounted through FUSE (the kernel here has no vfat or exfat
@@ -234,84 +235,10 @@ export interface Sshd {
   stop(): Promise<void>;
 }
 
-/** Starts OpenSSH's sshd on a free loopback port; resolves once it accepts connections (bounded). */
+/** Starts OpenSSH's sshd on a free loopback port for sshfs (the remote-tree tests' server: test/helpers/sshd.ts). */
 export async function startSshd(): Promise<Sshd> {
-  const home = ownTemp('fs-sshd-');
-  const keygen = (name: string): string => {
-    const f = path.join(home, name);
-    run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', f]);
-    return f;
-  };
-  const hostKey = keygen('host_key');
-  const userKey = keygen('user_key');
-  const authorized = path.join(home, 'authorized_keys');
-  writeFileSync(authorized, readFileSync(`${userKey}.pub`));
-  chmodSync(authorized, 0o600);
-  const port = await freePort();
-  const config = path.join(home, 'sshd_config');
-  writeFileSync(
-    config,
-    [
-      `Port ${port}`,
-      'ListenAddress 127.0.0.1',
-      `HostKey ${hostKey}`,
-      `AuthorizedKeysFile ${authorized}`,
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'PubkeyAuthentication yes',
-      'PermitRootLogin prohibit-password',
-      'StrictModes no',
-      'UsePAM no',
-      `PidFile ${path.join(home, 'sshd.pid')}`,
-      'Subsystem sftp internal-sftp',
-      '',
-    ].join('\n'),
-  );
-  const knownHosts = path.join(home, 'known_hosts');
-  const pub = readFileSync(`${hostKey}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
-  writeFileSync(knownHosts, `[127.0.0.1]:${port} ${pub}\n`);
-  mkdirSync('/run/sshd', { recursive: true });
-  const sshd = existsSync('/usr/sbin/sshd') ? '/usr/sbin/sshd' : 'sshd';
-  const child: ChildProcess = spawn(sshd, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  child.stderr?.on('data', (b: Buffer) => {
-    log += b.toString('utf8');
-  });
-  const stop = (): Promise<void> =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      const t = setTimeout(() => {
-        child.kill('SIGKILL');
-        resolve();
-      }, 5_000);
-      child.once('exit', () => {
-        clearTimeout(t);
-        resolve();
-      });
-      child.kill('SIGTERM');
-    }).then(() => removeOwn(home));
-  const until = Date.now() + 10_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`sshd exited at start: ${log}`);
-    if (await accepts(port)) break;
-    if (Date.now() > until) {
-      await stop();
-      throw new Error(`sshd did not listen on 127.0.0.1:${port} within 10 s: ${log}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { port, userKey, knownHosts, home, stop };
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
+  const s = await startTestSshd();
+  return { port: s.port, userKey: s.userKey, knownHosts: s.knownHosts, home: s.dir, stop: () => s.stop() };
 }
 
 /** Mounts `remoteDir` (a folder on this machine, served by `sshd`) with sshfs. */

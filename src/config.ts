@@ -109,9 +109,7 @@ export function buildConfig(raw: RawOptions, extraExcludes: readonly string[] = 
   const source = remote.source ?? checkSource(raw.source);
   const replica = remote.replica ?? resolveMaybeMissing(path.resolve(raw.replica));
   if (!remote.replica && existsNonDir(replica)) throw new UsageError(`--replica ${JSON.stringify(raw.replica)}: exists and is not a folder`);
-  if (!remote.source && !remote.replica && (isInside(replica, source) || isInside(source, replica))) {
-    throw new UsageError(`--source ${JSON.stringify(raw.source)} and --replica ${JSON.stringify(raw.replica)} are nested in one another`);
-  }
+  refuseNested(raw.source, raw.replica, source, replica, remote);
   if (!raw.dryRun && !remote.replica) checkCreatable(replica, '--replica', raw.replica);
 
   const once = raw.once === true;
@@ -129,8 +127,7 @@ export function buildConfig(raw: RawOptions, extraExcludes: readonly string[] = 
     checkCreatable(logDir, '--log-dir', raw.logDir);
   }
 
-  const hash = raw.hash ?? DEFAULTS.hash;
-  if (hash !== 'sha256' && hash !== 'md5') throw new UsageError(`--hash ${JSON.stringify(hash)}: expected sha256 or md5`);
+  const hash = parseHash(raw.hash);
 
   const statePath = resolveMaybeMissing(path.resolve(raw.state ?? defaultRecordPath(source, replica, env)));
   if ((!remote.replica && isInside(statePath, replica)) || (!remote.source && isInside(statePath, source))) {
@@ -192,6 +189,20 @@ export function buildConfig(raw: RawOptions, extraExcludes: readonly string[] = 
     progress: raw.progress !== false,
     hardLinks: raw.hardLinks === true,
   });
+}
+
+/** Refuses two local folders nested in one another (a pass, or a check, would see itself); remote sides are checked by remoteOptions. */
+export function refuseNested(givenSource: string, givenReplica: string, source: string, replica: string, remote: { readonly source: string | null; readonly replica: string | null }): void {
+  if (!remote.source && !remote.replica && (isInside(replica, source) || isInside(source, replica))) {
+    throw new UsageError(`--source ${JSON.stringify(givenSource)} and --replica ${JSON.stringify(givenReplica)} are nested in one another`);
+  }
+}
+
+/** `--hash`: sha256 (the default) or md5. */
+export function parseHash(given: string | undefined): HashAlgo {
+  const hash = given ?? DEFAULTS.hash;
+  if (hash !== 'sha256' && hash !== 'md5') throw new UsageError(`--hash ${JSON.stringify(hash)}: expected sha256 or md5`);
+  return hash;
 }
 
 function checkSource(given: string): string {

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { checkBackup } from '../backup-option.js';
-import { isInside } from '../config.js';
+import { isInside, parseHash, refuseNested } from '../config.js';
 import { parseWindow } from '../duration.js';
 import { UsageError } from '../errors.js';
 import { remoteOptions } from '../remote/remote-options.js';
@@ -74,11 +74,8 @@ export async function buildCheckConfig(raw: CheckRawOptions): Promise<CheckConfi
   const remote = remoteOptions({ source: raw.source, replica: raw.replica, ...(raw.sshConfig === undefined ? {} : { sshConfig: raw.sshConfig }) });
   const source = remote.source ?? path.resolve(raw.source);
   const replica = remote.replica ?? path.resolve(raw.replica);
-  if (!remote.source && !remote.replica && (isInside(replica, source) || isInside(source, replica))) {
-    throw new UsageError(`--source ${JSON.stringify(raw.source)} and --replica ${JSON.stringify(raw.replica)} are nested in one another`);
-  }
-  const hash = raw.hash ?? 'sha256';
-  if (hash !== 'sha256' && hash !== 'md5') throw new UsageError(`--hash ${JSON.stringify(hash)}: expected sha256 or md5`);
+  refuseNested(raw.source, raw.replica, source, replica, remote);
+  const hash = parseHash(raw.hash);
   const extra: string[] = [];
   for (const f of raw.excludeFrom ?? []) extra.push(...(await readPatternFile(f)));
   const backup = checkBackup(raw.backupDir === undefined ? {} : { backupDir: raw.backupDir }, source, replica, isInside, remote.replica !== null);

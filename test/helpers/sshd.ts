@@ -33,6 +33,8 @@ export interface TestSshd {
   readonly hostKeyPub: string;
   /** `alias:` + a path (scp's form). */
   url(remotePath: string): string;
+  /** A copy of `sshConfig`, written in `dir`, with the values of some of its keys replaced. */
+  configWith(dir: string, replace: Record<string, string>): string;
   /** Kills the per-connection sshd processes: every open SSH connection drops at once. */
   killSessions(): number;
   stop(): Promise<void>;
@@ -167,9 +169,24 @@ export async function startTestSshd(opts: { sftpOnly?: boolean; readOnly?: boole
     sshConfig,
     hostKeyPub,
     url: (p) => `${alias}:${p}`,
+    configWith: (d, replace) => configWith(sshConfig, d, replace),
     killSessions: () => killChildren(child.pid),
     stop,
   };
+}
+
+/** A copy of an ssh config with the values of some keys replaced (an unknown key, a wrong key, a closed port). */
+function configWith(sshConfig: string, dir: string, replace: Record<string, string>): string {
+  const text = readFileSync(sshConfig, 'utf8')
+    .split('\n')
+    .map((l) => {
+      const key = l.trim().split(' ')[0] ?? '';
+      return key in replace ? `  ${key} ${replace[key]}` : l;
+    })
+    .join('\n');
+  const f = path.join(dir, `ssh_config-${Math.random().toString(36).slice(2, 8)}`);
+  writeFileSync(f, text);
+  return f;
 }
 
 /** SIGKILLs every process whose parent is `pid` (sshd's per-connection processes); how many. */

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
@@ -56,20 +56,6 @@ describe.skipIf(!ready)('foldersync check with a remote side, spawned (e2e: run 
     const home = tempDir('fs-check-remote-pass-');
     const r = await runCli(['-s', src, '-r', dst, '--once', '--ssh-config', sshConfig, ...extra], { home, env: ENV });
     expect(r.code, r.stderr).toBe(0);
-  }
-
-  /** An ssh config like the server's, with some lines replaced. */
-  function configWith(dir: string, replace: Record<string, string>): string {
-    const text = readFileSync(sshd.sshConfig, 'utf8')
-      .split('\n')
-      .map((l) => {
-        const key = l.trim().split(' ')[0] ?? '';
-        return key in replace ? `  ${key} ${replace[key]}` : l;
-      })
-      .join('\n');
-    const f = path.join(dir, `ssh_config-${Math.random().toString(36).slice(2, 8)}`);
-    writeFileSync(f, text);
-    return f;
   }
 
   it('local → remote: a fresh mirror is identical (whole-second mtimes too); each change is reported once; nothing is written', async () => {
@@ -206,9 +192,9 @@ describe.skipIf(!ready)('foldersync check with a remote side, spawned (e2e: run 
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', stranger], { timeout: 10_000 });
     const closed = await freePort();
     const cases: [string, RegExp][] = [
-      [configWith(t, { UserKnownHostsFile: empty }), /^foldersync: the host key of testbox \(127\.0\.0\.1:\d+\) is not known \(ED25519 key SHA256:/],
-      [configWith(t, { IdentityFile: stranger }), /^foldersync: cannot log in to .*testbox/],
-      [configWith(t, { Port: String(closed) }), /^foldersync: cannot connect to .*127\.0\.0\.1/],
+      [sshd.configWith(t, { UserKnownHostsFile: empty }), /^foldersync: the host key of testbox \(127\.0\.0\.1:\d+\) is not known \(ED25519 key SHA256:/],
+      [sshd.configWith(t, { IdentityFile: stranger }), /^foldersync: cannot log in to .*testbox/],
+      [sshd.configWith(t, { Port: String(closed) }), /^foldersync: cannot connect to .*127\.0\.0\.1/],
     ];
     for (const [cfg, line] of cases) {
       for (const [s, r] of [

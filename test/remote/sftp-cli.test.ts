@@ -29,18 +29,13 @@ describe.skipIf(!ready)('foldersync with a remote tree, spawned (e2e: run `npm r
     await sshd?.stop();
   });
 
-  /** An ssh config like the server's, with some lines replaced. */
-  function configWith(home: string, replace: Record<string, string>): string {
-    const text = readFileSync(sshd.sshConfig, 'utf8')
-      .split('\n')
-      .map((l) => {
-        const key = l.trim().split(' ')[0] ?? '';
-        return key in replace ? `  ${key} ${replace[key]}` : l;
-      })
-      .join('\n');
-    const f = path.join(home, `ssh_config-${Math.random().toString(36).slice(2, 8)}`);
-    writeFileSync(f, text);
-    return f;
+  /** The pass after an interrupted one completes the mirror and leaves no temp file. */
+  async function expectCleanNextPass(home: string, dst: string): Promise<void> {
+    const again = await runCli(['-s', `${home}/src`, '-r', sshd.url(dst), '--once', '--ssh-config', sshd.sshConfig], { home, env: ENV });
+    expect(problems(again.stderr)).toEqual([]);
+    expect(again.code).toBe(0);
+    expect(readdirSync(dst).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    expect(mirrorDiff(`${home}/src`, dst, () => false, SFTP_KEPT)).toEqual([]);
   }
 
   function remote(name: string): string {
@@ -61,7 +56,7 @@ describe.skipIf(!ready)('foldersync with a remote tree, spawned (e2e: run `npm r
     execFileSync('ssh-keygen', ['-H', '-f', hashed], { stdio: 'ignore', timeout: 10_000 });
     expect(readFileSync(hashed, 'utf8')).toMatch(/^\|1\|/);
     writeFileSync(`${home}/src/new`, 'new');
-    const cfg = configWith(home, { UserKnownHostsFile: hashed });
+    const cfg = sshd.configWith(home, { UserKnownHostsFile: hashed });
     const r2 = await runCli(['-s', `${home}/src`, '-r', `sftp://${sshd.alias}${dst}`, '--once', '--ssh-config', cfg], { home, env: ENV });
     expect(r2.code).toBe(0);
     expect(readFileSync(`${dst}/new`, 'utf8')).toBe('new');
@@ -85,7 +80,7 @@ describe.skipIf(!ready)('foldersync with a remote tree, spawned (e2e: run `npm r
     // A host nobody trusts: that job exits 2 (before anything is sent), the other one runs.
     const strangers = path.join(home, 'empty_known_hosts');
     writeFileSync(strangers, '');
-    const cfg = configWith(home, { UserKnownHostsFile: strangers });
+    const cfg = sshd.configWith(home, { UserKnownHostsFile: strangers });
     writeFileSync(config, readFileSync(config, 'utf8').replace(sshd.sshConfig, cfg));
     writeFileSync(`${home}/docs/e.txt`, 'e');
     writeFileSync(`${home}/photos/new.jpg`, 'new');
@@ -150,7 +145,7 @@ describe.skipIf(!ready)('foldersync with a remote tree, spawned (e2e: run `npm r
     writeTree(`${home}/src`, { a: 'a' });
     const kh = path.join(home, 'known_hosts_new');
     writeFileSync(kh, '');
-    const cfg = configWith(home, { UserKnownHostsFile: kh, StrictHostKeyChecking: 'accept-new' });
+    const cfg = sshd.configWith(home, { UserKnownHostsFile: kh, StrictHostKeyChecking: 'accept-new' });
     const dst = remote('accept');
     const r = await runCli(['-s', `${home}/src`, '-r', sshd.url(dst), '--once', '--ssh-config', cfg], { home, env: ENV });
     expect(problems(r.stderr)).toEqual([]);
@@ -202,7 +197,7 @@ describe.skipIf(!ready)('foldersync with a remote tree, spawned (e2e: run `npm r
     const empty = path.join(home, 'known_hosts_empty');
     writeFileSync(empty, '');
     const dst = remote('unknown');
-    const r = await runCli(['-s', `${home}/src`, '-r', sshd.url(dst), '--once', '--ssh-config', configWith(home, { UserKnownHostsFile: empty })], { home, env: ENV });
+    const r = await runCli(['-s', `${home}/src`, '-r', sshd.url(dst), '--once', '--ssh-config', sshd.configWith(home, { UserKnownHostsFile: empty })], { home, env: ENV });
     expect(r.code).toBe(2);
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -222,7 +217,7 @@ describe.skipIf(!ready)('foldersync with a remote tree, spawned (e2e: run `npm r
     const wrong = path.join(home, 'known_hosts_wrong');
     writeFileSync(wrong, `[127.0.0.1]:${sshd.port} ${other}\n`);
     const dst = remote('changed');
-    const r = await runCli(['-s', `${home}/src`, '-r', sshd.url(dst), '--once', '--ssh-config', configWith(home, { UserKnownHostsFile: wrong })], { home, env: ENV });
+    const r = await runCli(['-s', `${home}/src`, '-r', sshd.url(dst), '--once', '--ssh-config', sshd.configWith(home, { UserKnownHostsFile: wrong })], { home, env: ENV });
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/CHANGED/);
@@ -236,13 +231,13 @@ describe.skipIf(!ready)('foldersync with a remote tree, spawned (e2e: run `npm r
     writeTree(`${home}/src`, { a: 'a' });
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(home, 'stranger')], { timeout: 10_000 });
     const dst = remote('auth');
-    const r = await runCli(['-s', `${home}/src`, '-r', sshd.url(dst), '--once', '--ssh-config', configWith(home, { IdentityFile: path.join(home, 'stranger') })], { home, env: ENV });
+    const r = await runCli(['-s', `${home}/src`, '-r', sshd.url(dst), '--once', '--ssh-config', sshd.configWith(home, { IdentityFile: path.join(home, 'stranger') })], { home, env: ENV });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/cannot log in to .*testbox/);
     expect(existsSync(dst)).toBe(false);
 
     const closed = await freePort();
-    const r2 = await runCli(['-s', `${home}/src`, '-r', sshd.url(dst), '--once', '--ssh-config', configWith(home, { Port: String(closed) })], { home, env: ENV });
+    const r2 = await runCli(['-s', `${home}/src`, '-r', sshd.url(dst), '--once', '--ssh-config', sshd.configWith(home, { Port: String(closed) })], { home, env: ENV });
     expect(r2.code).toBe(2);
     expect(r2.stderr).toMatch(/cannot connect to .*127\.0\.0\.1/);
     expect(r2.stderr.trim().split('\n')).toHaveLength(1);
@@ -270,11 +265,7 @@ describe.skipIf(!ready)('foldersync with a remote tree, spawned (e2e: run `npm r
     expect(placed.length).toBeLessThan(40);
     for (const n of placed) expect(readFileSync(path.join(dst, n)).equals(files[n]!)).toBe(true);
 
-    const again = await runCli(['-s', `${home}/src`, '-r', sshd.url(dst), '--once', '--ssh-config', sshd.sshConfig], { home, env: ENV });
-    expect(problems(again.stderr)).toEqual([]);
-    expect(again.code).toBe(0);
-    expect(readdirSync(dst).filter((n) => n.endsWith('.tmp'))).toEqual([]);
-    expect(mirrorDiff(`${home}/src`, dst, () => false, SFTP_KEPT)).toEqual([]);
+    await expectCleanNextPass(home, dst);
   }, 60_000);
 
   it('a second SIGINT mid-upload: exit 130 at once; the next pass completes the mirror and leaves no temp file', async () => {
@@ -297,11 +288,7 @@ describe.skipIf(!ready)('foldersync with a remote tree, spawned (e2e: run `npm r
     expect(Date.now() - t0).toBeLessThan(5_000);
     for (const n of readdirSync(dst).filter((x) => !x.endsWith('.tmp'))) expect(readFileSync(path.join(dst, n)).equals(files[n]!)).toBe(true);
 
-    const again = await runCli(['-s', `${home}/src`, '-r', sshd.url(dst), '--once', '--ssh-config', sshd.sshConfig], { home, env: ENV });
-    expect(problems(again.stderr)).toEqual([]);
-    expect(again.code).toBe(0);
-    expect(readdirSync(dst).filter((n) => n.endsWith('.tmp'))).toEqual([]);
-    expect(mirrorDiff(`${home}/src`, dst, () => false, SFTP_KEPT)).toEqual([]);
+    await expectCleanNextPass(home, dst);
   }, 60_000);
 
   it('--bwlimit caps the rate: 2 MiB at 1M takes about two seconds, unlimited far less', async () => {

@@ -217,9 +217,12 @@ async function watchLatency() {
       await sleep(50);
     }
     const rss = rssMiB(/** @type {number} */ (child.pid));
+    // Between passes: the daemon gives a pass's memory back once it has been idle for 6 s.
+    await sleep(10_000);
+    const idleRss = rssMiB(/** @type {number} */ (child.pid));
     child.stdin.write('quit\n');
     await until(() => child.exitCode !== null, 30_000, 'exit after quit');
-    return { files, folders, genSeconds, firstPassSeconds, readySeconds, latencies, rss, exitCode: child.exitCode };
+    return { files, folders, genSeconds, firstPassSeconds, readySeconds, latencies, rss, idleRss, exitCode: child.exitCode };
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
     if (!opt.keep) rmSync(d, { recursive: true, force: true });
@@ -245,5 +248,5 @@ if (opt.only === undefined || opt.only === 'watch') {
   process.stdout.write(
     `    ${r.latencies.length} new files, write -> in replica: median ${fmt(quantile(r.latencies, 0.5), 0)} ms, p95 ${fmt(quantile(r.latencies, 0.95), 0)} ms, max ${fmt(Math.max(...r.latencies), 0)} ms\n`,
   );
-  process.stdout.write(`    daemon VmRSS while watching: ${fmt(r.rss)} MiB; exit code after quit: ${r.exitCode}\n`);
+  process.stdout.write(`    daemon VmRSS right after the last pass: ${fmt(r.rss)} MiB; idle between passes (10 s later): ${fmt(r.idleRss)} MiB; exit code after quit: ${r.exitCode}\n`);
 }

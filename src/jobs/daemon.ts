@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import pLimit from 'p-limit';
+import { HeapTrim } from '../heap-trim.js';
 import type { Reply, Steering } from '../console.js';
 import { type Config, DEFAULTS } from '../config.js';
 import { UsageError, describe } from '../errors.js';
@@ -46,6 +47,8 @@ export class Daemon implements Steering {
   private readonly ending = new Set<Promise<void>>();
   private readonly gate = pLimit(DEFAULTS.jobs);
   private statusWarned = false;
+  /** Returns a pass's memory to the system once no job runs one. */
+  private readonly heap = new HeapTrim();
 
   constructor(private readonly d: DaemonDeps) {}
 
@@ -86,7 +89,7 @@ export class Daemon implements Steering {
       log,
       flush: () => logging.flush(),
       stop: this.d.stop,
-      changed: () => this.writeStatus(),
+      changed: () => this.passChanged(),
       ...(opts.opened ? { opened: opts.opened } : {}),
     });
     return { job, log };
@@ -98,6 +101,7 @@ export class Daemon implements Steering {
     const stop = this.d.stop.graceful;
     if (!stop.aborted) await new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }));
     await Promise.all([...[...this.jobs.values()].map((r) => r.done), ...this.ending]);
+    this.heap.close();
     this.writeStatus();
     return this.d.stop.hard.aborted ? EXIT.aborted : EXIT.ok;
   }
@@ -225,6 +229,12 @@ export class Daemon implements Steering {
 
   private resize(): void {
     this.gate.concurrency = Math.max(1, ...[...this.jobs.values()].map((r) => r.job.config.jobs));
+  }
+
+  /** A job's pass started or ended: the status file, and a heap trim once none runs. */
+  private passChanged(): void {
+    this.writeStatus();
+    this.heap.busy([...this.jobs.values()].some((r) => r.job.status().state === 'running'));
   }
 
   private writeStatus(): void {

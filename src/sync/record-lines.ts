@@ -1,19 +1,21 @@
 import { closeSync, readSync } from 'node:fs';
 
-/** Bytes read at a time: big enough that a read costs little next to the parsing. */
-const CHUNK = 1 << 20;
+/** Bytes read at a time: a read costs little next to parsing 64 KiB of lines, and a daemon keeps no big buffers. */
+const CHUNK = 1 << 16;
 
 /** Longer than any line foldersync writes (a 4096-byte path with every character escaped): a line that long is damage. */
 const MAX_LINE = 1 << 20;
 
 /**
  * The lines of an open file, read forward synchronously (the walk that reads the record is
- * synchronous) in 1 MiB chunks and split here on newline bytes: readline's events cost more
+ * synchronous) in 64 KiB chunks and split here on newline bytes: readline's events cost more
  * than the parsing, and splitting bytes keeps exact byte offsets and never cuts a UTF-8
- * sequence. Memory is two fixed buffers, used in turn. Owns the descriptor: close() closes it.
+ * sequence. Memory is two buffers used in turn, allocated at the first read (reading a header
+ * line costs 128 KiB, not megabytes) and grown only for a line longer than a chunk. Owns the
+ * descriptor: close() closes it.
  */
 export class LineReader {
-  private bufs = [Buffer.allocUnsafe(CHUNK + MAX_LINE), Buffer.allocUnsafe(CHUNK + MAX_LINE)];
+  private bufs: Buffer[] = [];
   private cur = 0;
   private buf: Buffer = Buffer.alloc(0);
   private pos = 0;
@@ -67,7 +69,12 @@ export class LineReader {
 
   /** Moves the `rest` unsplit bytes to the front of the other buffer and reads a chunk after them. */
   private fill(rest: number): void {
-    const next = this.bufs[1 - this.cur]!;
+    const need = rest + CHUNK;
+    let next = this.bufs[1 - this.cur];
+    if (next === undefined || next.length < need) {
+      next = Buffer.allocUnsafe(need);
+      this.bufs[1 - this.cur] = next;
+    }
     this.buf.copy(next, 0, this.pos);
     const n = readSync(this.fd, next, rest, CHUNK, null);
     this.cur = 1 - this.cur;

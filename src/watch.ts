@@ -1,6 +1,4 @@
-import type { Stats } from 'node:fs';
 import path from 'node:path';
-import { type FSWatcher, watch } from 'chokidar';
 import type { Logger } from 'pino';
 import { DEFAULTS } from './config.js';
 import { describe, errCode } from './errors.js';
@@ -8,6 +6,7 @@ import type { Nudges } from './scheduler.js';
 import { makeFilter } from './sync/filter.js';
 import { TMP_RE, ancestors, parentOf } from './sync/paths.js';
 import { NO_SCOPE, type ScanScope } from './sync/scope.js';
+import { FolderWatchers } from './watch-folders.js';
 
 /** More changed paths than this in one burst: rescan everything instead. */
 const MAX_SCOPED_PATHS = 2_000;
@@ -28,8 +27,9 @@ export interface Watcher extends Nudges {
 }
 
 /**
- * Watches the source with chokidar and turns bursts of events into one nudge: after a quiet
- * period, or at the latest after a maximum wait so a tree that is always busy still syncs. The
+ * Watches the source's folders (FolderWatchers, through chokidar) and turns bursts of events
+ * into one nudge: after a quiet period, or at the latest after a maximum wait so a tree that is
+ * always busy still syncs. The
  * watcher is only a hint; the interval pass stays a full rescan that catches what it missed.
  * Its failures (inotify limits, vanished folders) are warnings, never fatal. Returns at once;
  * the initial crawl of a big tree runs alongside the first pass.
@@ -83,11 +83,6 @@ export function startWatch(
     // Directory-only patterns are checked again by the scan; here a cheap hint is enough.
     return !filter.empty && (filter.excluded(rel, false) || filter.excluded(rel, true));
   };
-  // Only folders get a watch of their own: a folder's inotify watch already reports every
-  // change to the entries in it (as a raw event naming the entry). One watch per file would
-  // cost ~6 KB of memory and one inotify watch each: 640 MB and 100,000 watches for 100,000 files.
-  const ignored = (abs: string, stats?: Stats): boolean => skip(abs) || (stats !== undefined && !stats.isDirectory());
-
   // One warning per kind of failure: past the inotify limit every further folder fails the same way.
   const warned = new Map<string, number>();
   const onError = (err: unknown): void => {
@@ -103,22 +98,16 @@ export function startWatch(
     log.warn({ ...(at ? { path: at } : {}), err: describe(err) }, `watch${at ? ` ${at}` : ''}: ${describe(err)}${hint}; changes there are still picked up by the interval pass`);
   };
 
-  // atomic: false, because chokidar's editor-save merging hides source files named like
-  // backups (`notes~`, `.x.swp`) and delays deletions; the debounce already merges bursts.
-  const w: FSWatcher = watch(cfg.source, { ignoreInitial: true, followSymlinks: false, ignored, alwaysStat: false, atomic: false });
-  // Folders come and go through chokidar's events (it watches new ones, forgets removed ones);
-  // files through the raw events of the folder holding them.
-  w.on('all', onEvent);
-  w.on('raw', (event: string, name: unknown, details: unknown) => {
-    const dir = (details as { watchedPath?: unknown } | undefined)?.watchedPath;
-    if (typeof dir !== 'string' || typeof name !== 'string' || name === '') return;
-    const abs = path.join(dir, name);
-    if (!skip(abs)) onEvent(`raw ${event}`, abs);
-  });
-  w.on('error', onError);
-  const ready = new Promise<void>((resolve) => w.once('ready', () => resolve())).then(() => {
-    if (!closed) log.info({ path: cfg.source }, 'watching the source for changes');
-  });
+  // Only folders are watched: a folder's inotify watch already reports every change to the
+  // entries in it (as a raw event naming the entry). One watch per file would cost ~6 KB of
+  // memory and one inotify watch each: 640 MB and 100,000 watches for 100,000 files.
+  const folders = new FolderWatchers({ skip, onEvent, onRaw: (event, abs) => onEvent(`raw ${event}`, abs), onError });
+  const ready = folders.add(cfg.source).then(
+    () => {
+      if (!closed) log.info({ path: cfg.source }, 'watching the source for changes');
+    },
+    (err: unknown) => onError(err),
+  );
 
   return {
     ready,
@@ -159,7 +148,7 @@ export function startWatch(
       closed = true;
       clearTimers();
       waiter = undefined;
-      await w.close();
+      await folders.close();
     },
   };
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -121,6 +121,46 @@ describe('startWatch', () => {
     writeFileSync(path.join(d, 'd1', 'f7'), 'changed in place');
     expect(await nudged(w, 3000)).toBe(true);
     expect(w.takeScope()).toEqual({ deep: ['d1/f7'], shallow: ['d1'] });
+    await w.close();
+    expect(inotifyWatches()).toBe(before);
+  });
+
+  it('folders are handed to chokidar a few at a time: deleted, recreated and renamed folders deep in a big tree stay watched, nothing leaks', async (ctx) => {
+    if (!existsSync('/proc/self/fdinfo')) ctx.skip();
+    const d = tempDir();
+    // 30 folders, 3 levels: parents and children end up with different chokidar watchers.
+    const spec: Record<string, Record<string, Record<string, string>>> = {};
+    for (let a = 0; a < 3; a++) {
+      spec[`a${a}`] = {};
+      for (let b = 0; b < 9; b++) spec[`a${a}`]![`b${b}`] = { f: 'x' };
+    }
+    writeTree(d, spec);
+    const before = inotifyWatches();
+    const w = await watching(d);
+    expect(inotifyWatches() - before).toBe(31);
+    // Deleted with its subfolders, then made again with new ones: each new folder is watched.
+    rmSync(path.join(d, 'a1'), { recursive: true });
+    expect(await nudged(w, 3000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 200));
+    w.takeScope();
+    expect(inotifyWatches() - before).toBe(21);
+    mkdirSync(path.join(d, 'a1', 'b3', 'c'), { recursive: true });
+    expect(await nudged(w, 3000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    w.takeScope();
+    writeFileSync(path.join(d, 'a1', 'b3', 'c', 'deep'), 'x');
+    expect(await nudged(w, 3000)).toBe(true);
+    expect(w.takeScope()?.deep).toEqual(['a1/b3/c/deep']);
+    // Renamed: watched under its new name, not its old one.
+    renameSync(path.join(d, 'a2'), path.join(d, 'z2'));
+    expect(await nudged(w, 3000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    w.takeScope();
+    writeFileSync(path.join(d, 'z2', 'b5', 'new'), 'x');
+    expect(await nudged(w, 3000)).toBe(true);
+    expect(w.takeScope()?.deep).toEqual(['z2/b5/new']);
+    // The root, a0 and its 9, a1, a1/b3, a1/b3/c, z2 and its 9: one watch each, the old ones closed.
+    expect(inotifyWatches() - before).toBe(1 + 10 + 3 + 10);
     await w.close();
     expect(inotifyWatches()).toBe(before);
   });

@@ -64,10 +64,11 @@ export async function copyAtomic(rel: string, o: CopyOptions): Promise<CopyOutco
         if (isGone(err) && !statOrNull(from, 'lstat')) return { kind: 'vanished' };
         throw new FsOpError('copy', rel, err);
       }
-      // Only the data copy above goes through the thread pool. The metadata calls below are
-      // synchronous: microseconds each on inodes just touched, where a thread-pool round trip
-      // costs the main thread several times that (profile of a 20k-file first copy: ~70 % of
-      // the main thread was spent handing calls like these to the pool). fs.copyFile (libuv)
+      // Besides the data copy above, only the rename into place goes through the thread pool.
+      // The other metadata calls below are synchronous: microseconds each on inodes just
+      // touched, where a thread-pool round trip costs the main thread several times that
+      // (profile of a 20k-file first copy: ~70 % of the main thread was spent handing calls
+      // like these to the pool). fs.copyFile (libuv)
       // already gave the copy the source's permission bits (fchmod with the mode of the file it
       // read, which is `pre` unless the source changed, and then `post` differs), so only the
       // mtime is set; `copied` proves the bits, and chmod runs only where that fchmod failed.

@@ -49,7 +49,8 @@ export class HeapTrim {
   /** Trims now; resolves once the young generation is back at rest or the attempts ran out (or close()). */
   async trim(): Promise<void> {
     this.close();
-    const gc = (this.collect ??= collector());
+    this.collect ??= collector();
+    const gc = this.collect;
     gc();
     for (let i = 0; i < ATTEMPTS && youngSize() > YOUNG_AT_REST; i++) {
       if (i > 0 && !(await this.sleep(RETRY_MS))) return;

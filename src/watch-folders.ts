@@ -68,11 +68,6 @@ export class FolderWatchers {
     }
   }
 
-  /** Number of folders watched. */
-  get size(): number {
-    return this.owner.size;
-  }
-
   /** Closes every watcher; idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;

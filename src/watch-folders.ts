@@ -112,7 +112,7 @@ export class FolderWatchers {
     for (const f of folders) this.owner.set(f, w);
     this.held.set(w, folders.length);
     w.on('all', (event: string, abs: string) => {
-      if (event === 'addDir') void this.add(abs);
+      if (event === 'addDir') this.add(abs).catch((err: unknown) => this.events.onError(err));
       else if (event === 'unlinkDir') this.forget(abs, w);
       this.events.onEvent(event, abs);
     });

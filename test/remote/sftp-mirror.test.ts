@@ -6,8 +6,8 @@ import { openTrees } from '../../src/trees/open.js';
 import { actions, changeCount, closePool, pool, syncOnce } from '../helpers/pass.js';
 import { type TestSshd, requireSshd, startTestSshd } from '../helpers/sshd.js';
 import { type TreeSpec, cleanupTemps, mirrorDiff, tempDir, writeTree } from '../helpers/tree.js';
+import { MTIME, trickyTree as coreTrickyTree } from '../helpers/tricky-tree.js';
 
-const MTIME = 1_600_000_000_123;
 /** SFTP carries whole seconds: a remote side's mtimes are equal within 1 s (the modify window). */
 const SFTP_KEPT = { windowMs: 1000 };
 
@@ -16,37 +16,12 @@ const SFTP_KEPT = { windowMs: 1000 };
  * is an unsigned 32-bit count of seconds). Fifos stay: they are skipped as on a local replica.
  */
 function trickyTree(root: string): TreeSpec {
-  return {
-    'with spaces in it.txt': 'spaces',
-    'caf\u00e9.txt': 'NFC spelling',
-    'cafe\u0301.txt': 'NFD spelling, longer',
-    'semi;colon': 'semicolon',
-    "quote'in name": 'a quote for the shell',
-    'new\nline': 'a newline in the name',
-    '-rf': 'leading dash',
-    ['n'.repeat(255)]: 'a 255-byte name',
-    'empty-file': '',
-    'empty-folder': {},
-    nested: { a: { b: { c: { 'bottom.txt': 'deep down' } } } },
-    modes: {
-      'private-0600': { $file: 'secret', mode: 0o600, mtime: MTIME },
-      'exec-0755': { $file: '#!/bin/sh\necho hi\n', mode: 0o755 },
-      'readonly-0444': { $file: 'read only', mode: 0o444 },
-      'ro-folder-0555': { $dir: { 'inside.txt': 'in a read-only folder', sub: {} }, mode: 0o555, mtime: MTIME },
-      'sticky-1777': { $dir: { s: 's' }, mode: 0o1777 },
-    },
-    links: {
-      relative: { $symlink: '../with spaces in it.txt' },
-      absolute: { $symlink: path.join(root, 'semi;colon') },
-      dangling: { $symlink: 'does/not/exist' },
-      'to-folder': { $symlink: '../modes' },
-    },
-    fifo: { $fifo: true },
-    'old-mtime': { $file: 'old', mtime: 946_684_800_000 },
-    'fraction-mtime': { $file: 'frac', mtime: MTIME + 0.5 },
-    'big.bin': Buffer.alloc(3 * 1024 * 1024 + 7, 0xab),
-  };
+  const { 'pre-1970-mtime': _unsigned, ...carried } = coreTrickyTree(root);
+  return carried;
 }
+
+/** The file at the bottom of the tricky tree's 40 nested folders. */
+const BOTTOM = ['nested', ...Array.from({ length: 40 }, (_, i) => `level-${i + 1}`), 'bottom.txt'].join('/');
 
 const ready = requireSshd();
 
@@ -130,12 +105,12 @@ describe.skipIf(!ready)('mirroring to and from a real sshd over SFTP', () => {
     const second = await syncOnce({ source: sshd.url(src), replica: dst, state }, {}, tr);
     expect(actions(second.lines)).toEqual([]);
 
-    writeFileSync(`${src}/nested/a/b/c/bottom.txt`, 'edited far down');
-    utimesSync(`${src}/nested/a/b/c/bottom.txt`, 1_700_000_000, 1_700_000_000);
+    writeFileSync(`${src}/${BOTTOM}`, 'edited far down');
+    utimesSync(`${src}/${BOTTOM}`, 1_700_000_000, 1_700_000_000);
     const third = await syncOnce({ source: sshd.url(src), replica: dst, state }, {}, tr);
     expect(third.report.outcome).toBe('ok');
     expect(third.report.update).toBe(1);
-    expect(readFileSync(`${dst}/nested/a/b/c/bottom.txt`, 'utf8')).toBe('edited far down');
+    expect(readFileSync(`${dst}/${BOTTOM}`, 'utf8')).toBe('edited far down');
   });
 
   it('remote to local: a renamed file in the remote source is a rename in the replica, found by size and content', async () => {

@@ -161,6 +161,17 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
+/** What a POSIX filesystem keeps of modes, links and names: the guess wherever nothing says otherwise. */
+export const POSIX_KEEPS = {
+  modes: true,
+  symlinks: true,
+  outwardLinks: true,
+  caseInsensitive: false,
+  normalizing: false,
+  windowsNames: false,
+  unicodeNames: true,
+} as const satisfies Partial<FsTraits>;
+
 /** Traits guessed from the mount type alone, for a dry run that must write nothing. */
 export async function guessTraits(root: string): Promise<FsTraits> {
   const mount = await mountOf(root);
@@ -170,15 +181,9 @@ export async function guessTraits(root: string): Promise<FsTraits> {
 function traitsOfType(m: MountInfo | undefined): Omit<FsTraits, 'probed' | 'probeMs'> {
   const type = m?.type ?? 'unknown';
   const posix = {
+    ...POSIX_KEEPS,
     type,
     mtimeResolutionMs: 0,
-    modes: true,
-    symlinks: true,
-    outwardLinks: true,
-    caseInsensitive: false,
-    normalizing: false,
-    windowsNames: false,
-    unicodeNames: true,
     ctime: true,
     stableInodes: keepsInodes(m),
     folderRenames: renamesFolders(m),

@@ -1,20 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import { FsOpError } from '../errors.js';
 import type { RemoteEnd } from '../remote/remote-end.js';
-import type { FsTraits } from './probe.js';
+import { type FsTraits, POSIX_KEEPS } from './probe.js';
 
 /** What an SFTP replica is assumed to keep before it can be probed (a dry run): a POSIX server, whole seconds. */
 export function guessSftpTraits(): FsTraits {
   return {
+    ...POSIX_KEEPS,
     type: 'sftp',
     mtimeResolutionMs: 1000,
-    modes: true,
-    symlinks: true,
-    outwardLinks: true,
-    caseInsensitive: false,
-    normalizing: false,
-    windowsNames: false,
-    unicodeNames: true,
     ctime: false,
     stableInodes: true,
     folderRenames: true,

@@ -15,14 +15,14 @@ const SETTLE_MS = 300;
  */
 const BALLAST = 1_024;
 
-/** V8's collector as the gc extension exposes it: a full collection without options. */
-type Collect = (options?: { type: 'major' | 'minor' }) => void;
-
 /** Tries at most this often, RETRY_MS apart: V8's decision depends on its own timing. */
 const ATTEMPTS = 4;
 const RETRY_MS = 1_500;
 /** The young generation's size at rest (V8's initial 1 MB, with room for its rounding). */
 const YOUNG_AT_REST = 2 << 20;
+
+/** V8's collector as the gc extension exposes it: a full collection without options. */
+type Collect = (options?: { type: 'major' | 'minor' }) => void;
 
 /**
  * Gives the memory of the last pass back to the system once the daemon is idle. A pass
@@ -36,9 +36,9 @@ const YOUNG_AT_REST = 2 << 20;
  */
 export class HeapTrim {
   private timer: NodeJS.Timeout | undefined;
+  /** Ends the wait of a trim in progress: false when closed. */
+  private wake: ((goOn: boolean) => void) | undefined;
   private collect: Collect | undefined;
-  /** Elements allocated only so that V8 measures something. */
-  allocated = 0;
 
   /** Tells whether any pass runs: idle (again) schedules a trim, busy cancels the one pending. */
   busy(running: boolean): void {
@@ -52,14 +52,15 @@ export class HeapTrim {
     this.collect ??= collector();
     const gc = this.collect;
     gc();
+    // Allocated only so that V8 measures something, and held until the trim ends.
+    const ballast: number[][] = [];
     for (let i = 0; i < ATTEMPTS && youngSize() > YOUNG_AT_REST; i++) {
       if (i > 0 && !(await this.sleep(RETRY_MS))) return;
-      const before = new Array<number>(BALLAST).fill(i);
+      ballast.push(new Array<number>(BALLAST).fill(i));
       gc({ type: 'major' });
       if (!(await this.sleep(SETTLE_MS))) return;
-      const after = new Array<number>(BALLAST).fill(i);
+      ballast.push(new Array<number>(BALLAST).fill(i));
       gc({ type: 'minor' });
-      this.allocated += before.length + after.length;
     }
   }
 
@@ -68,9 +69,8 @@ export class HeapTrim {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.wake?.(false);
+    this.wake = undefined;
   }
-
-  private wake: ((goOn: boolean) => void) | undefined;
 
   /** Waits `ms` unless closed meanwhile (then false). */
   private sleep(ms: number): Promise<boolean> {

@@ -28,10 +28,8 @@ export interface FolderEvents {
  * that goes away is forgotten with the folders below it.
  */
 export class FolderWatchers {
-  /** The watcher holding each watched folder (absolute path). */
+  /** The watcher holding each watched folder (absolute path); a watcher left with none is closed. */
   private readonly owner = new Map<string, FSWatcher>();
-  /** Folders each watcher still holds: a watcher left with none is closed. */
-  private readonly held = new Map<FSWatcher, number>();
   /** Batches run one after another: at most one crawl in flight. */
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
@@ -53,28 +51,25 @@ export class FolderWatchers {
    */
   forget(dir: string, reporter?: FSWatcher): void {
     const below = dir + path.sep;
+    const touched = new Set<FSWatcher>();
     for (const [folder, w] of this.owner) {
       if (folder !== dir && !folder.startsWith(below)) continue;
       this.owner.delete(folder);
+      touched.add(w);
       // unwatch() also makes that watcher ignore the path from now on: never the parent's
       // watcher, which must see the folder if it comes back.
       if (w !== reporter) w.unwatch(folder);
-      const left = (this.held.get(w) ?? 1) - 1;
-      this.held.set(w, left);
-      if (left === 0) {
-        this.held.delete(w);
-        void w.close();
-      }
     }
+    const left = new Set(this.owner.values());
+    for (const w of touched) if (!left.has(w)) void w.close();
   }
 
   /** Closes every watcher; idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const all = [...this.held.keys()];
+    const all = [...new Set(this.owner.values())];
     this.owner.clear();
-    this.held.clear();
     await Promise.all(all.map((w) => w.close()));
   }
 
@@ -110,7 +105,6 @@ export class FolderWatchers {
   private async watchBatch(folders: string[]): Promise<void> {
     const w = watch(folders, optionsFor(this.events.skip));
     for (const f of folders) this.owner.set(f, w);
-    this.held.set(w, folders.length);
     w.on('all', (event: string, abs: string) => {
       if (event === 'addDir') this.add(abs).catch((err: unknown) => this.events.onError(err));
       else if (event === 'unlinkDir') this.forget(abs, w);
